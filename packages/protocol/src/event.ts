@@ -1,0 +1,127 @@
+/** The only CloudEvents version zpub writes and reads. */
+export const SPEC_VERSION = '1.0';
+
+/** CloudEvents `type` of the event published for each HTTP request. */
+export const REQUEST_EVENT_TYPE = 'dev.zpub.http.request';
+
+/** CloudEvents `type` of a message an application publishes itself. */
+export const MESSAGE_EVENT_TYPE = 'dev.zpub.message';
+
+/** `datacontenttype` of every event zpub writes. */
+export const DATA_CONTENT_TYPE = 'application/json';
+
+/** Media type of a payload that holds a JSON array of events. */
+export const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
+
+/**
+ * A CloudEvents 1.0 event in structured JSON mode, with the extension
+ * attributes zpub adds. Unknown extension attributes are kept as they are.
+ */
+export interface ZpubEvent<Data = unknown> {
+  specversion: typeof SPEC_VERSION;
+  id: string;
+  source: string;
+  type: string;
+  time?: string;
+  datacontenttype?: string;
+  subject?: string;
+  /** The topic the event was published on (extension attribute). */
+  topic?: string;
+  /**
+   * Position of the event among the events of its topic from one publisher
+   * instance: "1", "2", … as a decimal string (CloudEvents sequence
+   * extension).
+   */
+  sequence?: string;
+  /** Identifier of the publisher instance; a new one at every start. */
+  zpubinstance?: string;
+  data?: Data;
+  [extension: string]: unknown;
+}
+
+/**
+ * `data` of a request event. Each field names the OpenTelemetry HTTP
+ * semantic-convention attribute it corresponds to; PROTOCOL.md has the table.
+ */
+export interface RequestEventData {
+  /** `http.request.method` */
+  method: string;
+  /** `url.path`, without the query string */
+  path: string;
+  /** `http.route`; absent when no route matched */
+  route?: string;
+  /** Route parameters, as parsed by the server */
+  params: Record<string, unknown>;
+  /** `url.query`, parsed into an object */
+  query: Record<string, unknown>;
+  /** `http.response.status_code` */
+  status: number;
+  /** `http.server.request.duration`, in milliseconds */
+  durationMs: number;
+  /** Server-assigned request id (Fastify's `request.id`) */
+  requestId: string;
+  /** `client.address` */
+  clientAddress?: string;
+  /** `user_agent.original` */
+  userAgent?: string;
+  /** `http.request.body.size`, in bytes, when known */
+  requestSize?: number;
+  /** `http.response.body.size`, in bytes, when known */
+  responseSize?: number;
+  /** `http.request.header.<key>`; only when the publisher opts in */
+  headers?: Record<string, string | string[]>;
+}
+
+/** Fields a publisher fills in for {@link createEvent}. */
+export interface EventFields<Data> {
+  id: string;
+  source: string;
+  type: string;
+  time: string;
+  topic: string;
+  sequence: number;
+  instance: string;
+  data: Data;
+}
+
+/** Builds the CloudEvent zpub publishes, with its attributes in one order. */
+export function createEvent<Data>(fields: EventFields<Data>): ZpubEvent<Data> {
+  return {
+    specversion: SPEC_VERSION,
+    id: fields.id,
+    source: fields.source,
+    type: fields.type,
+    time: fields.time,
+    datacontenttype: DATA_CONTENT_TYPE,
+    topic: fields.topic,
+    sequence: String(fields.sequence),
+    zpubinstance: fields.instance,
+    data: fields.data,
+  };
+}
+
+/**
+ * Returns the event's `sequence` as a number, or undefined when it has none
+ * or it is not a positive decimal integer.
+ */
+export function sequenceOf(event: ZpubEvent): number | undefined {
+  const sequence: unknown = event.sequence;
+  if (typeof sequence === 'number') {
+    return Number.isSafeInteger(sequence) && sequence > 0
+      ? sequence
+      : undefined;
+  }
+  if (typeof sequence !== 'string' || !/^[1-9][0-9]{0,15}$/.test(sequence)) {
+    return undefined;
+  }
+  const value = Number(sequence);
+
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+/** Returns true when an event is a request event. */
+export function isRequestEvent(
+  event: ZpubEvent,
+): event is ZpubEvent<RequestEventData> {
+  return event.type === REQUEST_EVENT_TYPE;
+}

@@ -1,0 +1,50 @@
+/**
+ * The contract between zpub and a messaging system. A transport moves
+ * opaque messages of two frames, a topic and a payload; encoding, queueing
+ * and filter semantics live above it, so a new transport is a new package
+ * that implements these two interfaces and nothing else.
+ */
+
+/** One message: the topic and the encoded payload. */
+export interface TransportMessage {
+  topic: string;
+  payload: Uint8Array;
+}
+
+/** Sends messages. zpub's publisher calls `send` for one message at a time. */
+export interface PublisherTransport {
+  /** The endpoint as resolved after bind or connect, e.g. with a real port. */
+  readonly endpoint: string;
+  /**
+   * Sends one message. zpub never calls it again before the returned promise
+   * settles, so a transport may keep a single pending send.
+   */
+  send(message: TransportMessage): Promise<void>;
+  /** Waits at most `lingerMs` for sent messages to leave, then closes. */
+  close(lingerMs: number): Promise<void>;
+}
+
+/** State changes a subscriber transport reports beside its messages. */
+export type SubscriberStatus =
+  /** Connected to a publisher and past any handshake. */
+  | { kind: 'connected'; endpoint: string }
+  /** The publisher confirmed it applies every filter of this subscriber. */
+  | { kind: 'live'; endpoint: string; confirmed: boolean }
+  /** The connection was lost; the transport reconnects by itself. */
+  | { kind: 'disconnected'; endpoint: string }
+  /** A fault that stops nothing, such as a failed handshake. */
+  | { kind: 'warning'; endpoint: string; message: string };
+
+/** What a subscriber transport yields: raw frames or a status change. */
+export type SubscriberItem =
+  | { kind: 'message'; frames: Uint8Array[] }
+  | { kind: 'status'; status: SubscriberStatus };
+
+/**
+ * Receives messages whose topic begins with one of the filters, as raw
+ * frames, so that zpub can report malformed ones. Filters here are byte
+ * prefixes; whole-token matching is done above the transport.
+ */
+export interface SubscriberTransport extends AsyncIterable<SubscriberItem> {
+  close(): Promise<void>;
+}
