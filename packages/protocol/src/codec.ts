@@ -34,7 +34,13 @@ export interface DecodeOptions {
 }
 
 const encoder = new TextEncoder();
-const strictDecoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in the text. Without it, TextDecoder drops
+// it, so a topic frame that starts with a BOM would decode to a valid topic
+// that differs from its bytes, and a payload with a BOM would parse as JSON.
+const strictDecoder = new TextDecoder('utf-8', {
+  fatal: true,
+  ignoreBOM: true,
+});
 
 /** Encodes one event as the two frames of a message. */
 export function encodeEvent(topic: string, event: ZpubEvent): Frames {

@@ -102,21 +102,22 @@ export function createEvent<Data>(fields: EventFields<Data>): ZpubEvent<Data> {
 
 /**
  * Returns the event's `sequence` as a number, or undefined when it has none
- * or it is not a positive decimal integer.
+ * or it is not a positive safe integer. The value may be a JSON integer or a
+ * string of decimal digits, with leading zeros allowed so that zero-padded
+ * sequences count too.
  */
 export function sequenceOf(event: ZpubEvent): number | undefined {
   const sequence: unknown = event.sequence;
+  let value: number;
   if (typeof sequence === 'number') {
-    return Number.isSafeInteger(sequence) && sequence > 0
-      ? sequence
-      : undefined;
-  }
-  if (typeof sequence !== 'string' || !/^[1-9][0-9]{0,15}$/.test(sequence)) {
+    value = sequence;
+  } else if (typeof sequence === 'string' && /^[0-9]+$/.test(sequence)) {
+    value = Number(sequence);
+  } else {
     return undefined;
   }
-  const value = Number(sequence);
 
-  return Number.isSafeInteger(value) ? value : undefined;
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
 }
 
 /** Returns true when an event is a request event. */

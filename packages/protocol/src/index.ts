@@ -30,6 +30,7 @@ export {
 export { SequenceTracker, type SequenceObservation } from './sequence.js';
 export {
   CONTROL_PREFIX,
+  HELLO_PREFIX,
   MAX_TOPIC_BYTES,
   REQUEST_TOPIC_PREFIX,
   ROOT_ROUTE_TOKEN,
@@ -46,8 +47,8 @@ export {
 } from './topic.js';
 export type {
   PublisherTransport,
-  SubscriberItem,
   SubscriberStatus,
+  SubscriberStatusListener,
   SubscriberTransport,
   TransportMessage,
 } from './transport.js';

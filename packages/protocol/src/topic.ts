@@ -1,7 +1,19 @@
 import { InvalidTopicError } from './errors.js';
 
-/** Topics that begin with this prefix carry control messages, not events. */
-export const CONTROL_PREFIX = '_zpub.';
+/**
+ * Topics that begin with this prefix carry control messages, not events.
+ * `~` is not a valid topic character, so no event topic can begin with it,
+ * and it sorts after every character that is, so libzmq sends a subscriber's
+ * control subscriptions after its topic filters when it resends them all.
+ */
+export const CONTROL_PREFIX = '~zpub.';
+
+/**
+ * Prefix of the subscription a subscriber makes to learn that the publisher
+ * applies its filters. The publisher answers with a message on the topic
+ * `HELLO_PREFIX + nonce` that the subscriber chose.
+ */
+export const HELLO_PREFIX = `${CONTROL_PREFIX}hello.`;
 
 /** Topic prefix of the events zpub publishes for HTTP requests. */
 export const REQUEST_TOPIC_PREFIX = 'http';

@@ -35,16 +35,16 @@ export type SubscriberStatus =
   /** A fault that stops nothing, such as a failed handshake. */
   | { kind: 'warning'; endpoint: string; message: string };
 
-/** What a subscriber transport yields: raw frames or a status change. */
-export type SubscriberItem =
-  | { kind: 'message'; frames: Uint8Array[] }
-  | { kind: 'status'; status: SubscriberStatus };
+/** Called by a subscriber transport for each state change, at once. */
+export type SubscriberStatusListener = (status: SubscriberStatus) => void;
 
 /**
- * Receives messages whose topic begins with one of the filters, as raw
- * frames, so that zpub can report malformed ones. Filters here are byte
- * prefixes; whole-token matching is done above the transport.
+ * Receives messages whose topic begins with one of the filters and yields
+ * each as its raw frames, so that zpub can report malformed ones. Filters
+ * here are byte prefixes; whole-token matching is done above the transport.
+ * State changes go to a {@link SubscriberStatusListener} given when the
+ * transport is opened, so they are reported even while no one iterates.
  */
-export interface SubscriberTransport extends AsyncIterable<SubscriberItem> {
+export interface SubscriberTransport extends AsyncIterable<Uint8Array[]> {
   close(): Promise<void>;
 }

@@ -1,0 +1,160 @@
+import {
+  HELLO_PREFIX,
+  type PublisherTransport,
+  type TransportMessage,
+} from '@zpub/protocol';
+import { XPublisher } from 'zeromq';
+import {
+  EndpointError,
+  parseEndpoint,
+  toLibzmqBindEndpoint,
+} from './endpoint.js';
+
+/** Default for {@link ZmqPublisherOptions.sendHighWaterMark}. */
+export const DEFAULT_SEND_HIGH_WATER_MARK = 10_000;
+
+export interface ZmqPublisherOptions {
+  /** Bind the socket (the default) or connect it, as to a proxy. */
+  mode?: 'bind' | 'connect';
+  /**
+   * ZMQ_SNDHWM: messages queued per subscriber before libzmq drops new ones
+   * for that subscriber. A subscriber that falls behind loses messages and
+   * sees a gap in `sequence`; the others are not slowed.
+   * @default 10000
+   */
+  sendHighWaterMark?: number;
+  /** Text of the hello answer's payload, usually naming the instance. */
+  helloPayload?: string;
+  /** Called for a failure of the subscription loop, which then stops. */
+  onError?: (error: Error) => void;
+}
+
+const SUBSCRIBE = 1;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Publishes over a ZeroMQ XPUB socket. XPUB rather than PUB, because it lets
+ * the publisher read subscriptions and answer each subscriber's hello once
+ * that subscriber's filters are in place (see PROTOCOL.md).
+ */
+export class ZmqPublisherTransport implements PublisherTransport {
+  readonly #socket: XPublisher;
+  readonly #helloPayload: Uint8Array;
+  readonly #onError: (error: Error) => void;
+  #endpoint = '';
+  #tail: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  private constructor(socket: XPublisher, options: ZmqPublisherOptions) {
+    this.#socket = socket;
+    this.#helloPayload = encoder.encode(options.helloPayload ?? '{}');
+    this.#onError = options.onError ?? (() => undefined);
+  }
+
+  /**
+   * Binds or connects a new publisher socket. Rejects with
+   * {@link InvalidEndpointError} before touching the network when the
+   * endpoint is malformed, and with {@link EndpointError} when libzmq fails.
+   */
+  static async open(
+    endpoint: string,
+    options: ZmqPublisherOptions = {},
+  ): Promise<ZmqPublisherTransport> {
+    const mode = options.mode ?? 'bind';
+    const parsed = parseEndpoint(endpoint, mode);
+    const socket = new XPublisher({
+      sendHighWaterMark:
+        options.sendHighWaterMark ?? DEFAULT_SEND_HIGH_WATER_MARK,
+      ipv6: parsed.ipv6,
+      linger: 0,
+    });
+    socket.verbosity = 'allSubsUnsubs';
+    const transport = new ZmqPublisherTransport(socket, options);
+
+    try {
+      if (mode === 'bind') {
+        await socket.bind(toLibzmqBindEndpoint(endpoint));
+      } else {
+        socket.connect(endpoint);
+      }
+    } catch (error) {
+      socket.close();
+      throw new EndpointError(
+        endpoint,
+        `cannot ${mode} ${endpoint}: ${describeZmqError(error)}`,
+        { cause: error },
+      );
+    }
+    transport.#endpoint =
+      mode === 'bind' ? (socket.lastEndpoint ?? endpoint) : endpoint;
+    void transport.#readSubscriptions();
+
+    return transport;
+  }
+
+  get endpoint(): string {
+    return this.#endpoint;
+  }
+
+  send(message: TransportMessage): Promise<void> {
+    return this.#enqueue([message.topic, message.payload]);
+  }
+
+  async close(lingerMs: number): Promise<void> {
+    if (this.#closed) {
+      return;
+    }
+    this.#closed = true;
+    await this.#tail;
+    this.#socket.linger = lingerMs;
+    this.#socket.close();
+  }
+
+  /**
+   * Chains sends, because zeromq.js allows one pending send per socket and
+   * hello answers are sent beside the publisher's own messages.
+   */
+  #enqueue(frames: [string, Uint8Array]): Promise<void> {
+    const sent = this.#tail.then(() => this.#socket.send(frames));
+    this.#tail = sent.catch(() => undefined);
+
+    return sent;
+  }
+
+  async #readSubscriptions(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        const [frame] = await this.#socket.receive();
+        if (frame !== undefined) {
+          this.#handleSubscription(frame);
+        }
+      }
+    } catch (error) {
+      if (!this.#closed) {
+        this.#onError(error as Error);
+      }
+    }
+  }
+
+  #handleSubscription(frame: Buffer): void {
+    const subscribe = frame[0] === SUBSCRIBE;
+    const filter = decoder.decode(frame.subarray(1));
+    if (subscribe && filter.startsWith(HELLO_PREFIX) && !this.#closed) {
+      // libzmq applies a subscription before it hands it to us, and a
+      // subscriber sends its hello after its filters, so answering now is
+      // answering after those filters are live.
+      this.#enqueue([filter, this.#helloPayload]).catch(() => undefined);
+    }
+  }
+}
+
+/** Returns libzmq's message for an error, e.g. "Address already in use". */
+export function describeZmqError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as Error & { code?: string }).code;
+    return code === undefined ? error.message : `${error.message} (${code})`;
+  }
+
+  return String(error);
+}
