@@ -1,0 +1,65 @@
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify';
+import { zpub, type ZpubPluginOptions } from '@zpub/fastify';
+
+export interface AppOptions {
+  /** Options of the zpub plugin, such as the endpoint to publish on. */
+  zpub?: ZpubPluginOptions;
+  /** Fastify's logger option. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/**
+ * Builds the service: `GET /` and `GET /print/:number`, which publishes
+ * `{ number }` on topic `number`. Every request also goes out as a request
+ * event. The publisher binds while the app gets ready.
+ */
+export function buildApp(options: AppOptions = {}): FastifyInstance {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Every request is already published as an event; log it at debug only.
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  // Not awaited: a failed bind rejects app.ready(), where callers handle it.
+  void app.register(zpub, options.zpub ?? {});
+
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.debug(
+      {
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        durationMs: reply.elapsedTime,
+      },
+      'request completed',
+    );
+    done();
+  });
+
+  app.get('/', () => 'Hello World!');
+
+  app.get<{ Params: { number: number } }>(
+    '/print/:number',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          properties: { number: { type: 'integer' } },
+          required: ['number'],
+        },
+      },
+    },
+    (request, reply) => {
+      const { number } = request.params;
+      reply.publish('number', { number });
+
+      return `Number ${number}`;
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,144 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RequestEventData } from '@zpub/protocol';
+
+/** The maximum length of a string field of a request event, in characters. */
+export const MAX_FIELD_LENGTH = 2048;
+
+/** The maximum number of headers, params or query keys copied into an event. */
+export const MAX_ENTRIES = 100;
+
+/** Headers whose values never leave the server, whatever the options say. */
+export const REDACTED_HEADERS: ReadonlySet<string> = new Set([
+  'authorization',
+  'cookie',
+  'set-cookie',
+  'proxy-authorization',
+]);
+
+/** Value that replaces a redacted header. */
+export const REDACTED = '[REDACTED]';
+
+/** Which request headers go into events: none, all, or the named ones. */
+export type HeaderSelection = false | true | readonly string[];
+
+/** Builds the `data` of the request event for one finished request. */
+export function buildRequestData(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  headers: HeaderSelection,
+): RequestEventData {
+  const data: RequestEventData = {
+    method: request.method,
+    path: truncate(pathOf(request.url)),
+    params: copyEntries(request.params),
+    query: copyEntries(request.query),
+    status: reply.statusCode,
+    durationMs: Math.round(reply.elapsedTime * 1000) / 1000,
+    requestId: request.id,
+    clientAddress: request.ip,
+  };
+  const route = request.routeOptions.url;
+  if (route !== undefined) {
+    data.route = truncate(route);
+  }
+  const userAgent = request.headers['user-agent'];
+  if (userAgent !== undefined) {
+    data.userAgent = truncate(userAgent);
+  }
+  const requestSize = toSize(request.headers['content-length']);
+  if (requestSize !== undefined) {
+    data.requestSize = requestSize;
+  }
+  const responseSize = toSize(reply.getHeader('content-length'));
+  if (responseSize !== undefined) {
+    data.responseSize = responseSize;
+  }
+  if (headers !== false) {
+    data.headers = selectHeaders(request.headers, headers);
+  }
+
+  return data;
+}
+
+function pathOf(url: string): string {
+  const index = url.indexOf('?');
+
+  return index === -1 ? url : url.slice(0, index);
+}
+
+/** Cuts a string to {@link MAX_FIELD_LENGTH}, marking the cut with `…`. */
+export function truncate(value: string): string {
+  return value.length <= MAX_FIELD_LENGTH
+    ? value
+    : `${value.slice(0, MAX_FIELD_LENGTH - 1)}…`;
+}
+
+function copyEntries(source: unknown): Record<string, unknown> {
+  if (typeof source !== 'object' || source === null) {
+    return {};
+  }
+  const copy: Record<string, unknown> = {};
+  let count = 0;
+  for (const [key, value] of Object.entries(source)) {
+    if (count++ >= MAX_ENTRIES) {
+      break;
+    }
+    copy[truncate(key)] = copyValue(value);
+  }
+
+  return copy;
+}
+
+function copyValue(value: unknown): unknown {
+  if (typeof value === 'string') {
+    return truncate(value);
+  }
+  if (Array.isArray(value)) {
+    return value.slice(0, MAX_ENTRIES).map((item) => copyValue(item));
+  }
+  if (typeof value === 'object' && value !== null) {
+    return truncate(JSON.stringify(value));
+  }
+
+  return value;
+}
+
+function toSize(value: unknown): number | undefined {
+  const text: unknown = Array.isArray(value) ? value[0] : value;
+  if (typeof text === 'number') {
+    return text;
+  }
+  if (typeof text !== 'string' || !/^[0-9]{1,15}$/.test(text)) {
+    return undefined;
+  }
+
+  return Number(text);
+}
+
+function selectHeaders(
+  source: FastifyRequest['headers'],
+  selection: true | readonly string[],
+): Record<string, string | string[]> {
+  const names =
+    selection === true
+      ? Object.keys(source)
+      : selection.map((name) => name.toLowerCase());
+  const headers: Record<string, string | string[]> = {};
+  let count = 0;
+  for (const name of names) {
+    const value = source[name];
+    if (value === undefined) {
+      continue;
+    }
+    if (count++ >= MAX_ENTRIES) {
+      break;
+    }
+    headers[name] = REDACTED_HEADERS.has(name)
+      ? REDACTED
+      : Array.isArray(value)
+        ? value.slice(0, MAX_ENTRIES).map(truncate)
+        : truncate(value);
+  }
+
+  return headers;
+}
