@@ -1,0 +1,153 @@
+import { Agent, request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  Child,
+  SERVER_BIN,
+  parseLog,
+  startServer,
+  startZsub,
+} from './processes.js';
+
+const children: Child[] = [];
+
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    child.kill('SIGKILL');
+    await child.exited;
+  }
+});
+
+function get(url: string, agent?: Agent): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function runServer(args: string[], env: NodeJS.ProcessEnv = {}): Child {
+  const child = new Child(process.execPath, [SERVER_BIN, ...args], env);
+  children.push(child);
+
+  return child;
+}
+
+describe('server lifecycle', () => {
+  it('exits 0 on SIGTERM despite an idle keep-alive connection', async () => {
+    const server = await startServer();
+    children.push(server.child);
+    const agent = new Agent({ keepAlive: true });
+    await get(`${server.url}/`, agent);
+
+    server.child.kill('SIGTERM');
+    const { code } = await server.child.exited;
+    agent.destroy();
+
+    expect(code).toBe(0);
+  });
+
+  it('exits 0 on SIGINT', async () => {
+    const server = await startServer();
+    children.push(server.child);
+
+    server.child.kill('SIGINT');
+    const { code } = await server.child.exited;
+
+    expect(code).toBe(0);
+  });
+
+  it('delivers events published just before SIGTERM', async () => {
+    const server = await startServer();
+    children.push(server.child);
+    const zsub = await startZsub([
+      '--endpoint',
+      server.publish,
+      '--topic',
+      'number',
+      '--json',
+      '--count',
+      '50',
+    ]);
+    children.push(zsub);
+
+    await Promise.all(
+      Array.from({ length: 50 }, (_, index) =>
+        get(`${server.url}/print/${index}`),
+      ),
+    );
+    server.child.kill('SIGTERM');
+    const [serverExit, zsubExit] = await Promise.all([
+      server.child.exited,
+      zsub.exited,
+    ]);
+
+    expect(serverExit.code).toBe(0);
+    expect(zsubExit.code).toBe(0);
+    expect(zsub.stdout).toHaveLength(50);
+  });
+
+  it('fails fast when the publish port is in use', async () => {
+    const first = await startServer();
+    children.push(first.child);
+
+    const second = runServer(['--port', '0', '--publish', first.publish]);
+    const { code } = await second.exited;
+    const logs = second.stdout.map(parseLog);
+
+    expect(code).toBe(1);
+    expect(
+      logs.some((log) => /Address already in use/.test(log?.msg ?? '')),
+    ).toBe(true);
+    expect(logs.some((log) => log?.url !== undefined)).toBe(false);
+  });
+
+  it('fails fast for a host name in the publish endpoint', async () => {
+    const child = runServer([
+      '--port',
+      '0',
+      '--publish',
+      'tcp://localhost:5555',
+    ]);
+
+    const { code } = await child.exited;
+
+    expect(code).toBe(1);
+    expect(child.stdout.join('\n')).toMatch(/use an IP address/);
+  });
+
+  it('exits 2 for an unknown flag', async () => {
+    const child = runServer(['--bogus']);
+
+    const { code } = await child.exited;
+
+    expect(code).toBe(2);
+    expect(child.stderr.join('\n')).toMatch(/unknown option '--bogus'/);
+  });
+
+  it('logs each request at debug with LOG_LEVEL=debug', async () => {
+    const server = await startServer([], { LOG_LEVEL: 'debug' });
+    children.push(server.child);
+
+    await get(`${server.url}/`);
+    const line = await server.child.waitForLine(
+      'stdout',
+      (text) => parseLog(text)?.msg === 'request completed',
+    );
+
+    expect(parseLog(line)?.level).toBe(20);
+  });
+
+  it('logs no line per request at the default level', async () => {
+    const server = await startServer();
+    children.push(server.child);
+
+    await get(`${server.url}/`);
+    server.child.kill('SIGTERM');
+    await server.child.exited;
+
+    expect(server.child.stdout.join('\n')).not.toMatch(/request completed/);
+  });
+});
