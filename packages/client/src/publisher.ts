@@ -159,6 +159,8 @@ export class Publisher {
    * publisher is closing. Throws {@link InvalidTopicError} for an invalid
    * topic and TypeError for data that JSON.stringify rejects (a cycle, a
    * BigInt); both are programming errors, and neither uses up a sequence.
+   * An event dropped because the queue is full does use one, so that
+   * subscribers see the loss as a gap.
    */
   publish(topic: string, data: unknown, options: PublishOptions = {}): boolean {
     assertTopic(topic);
@@ -167,6 +169,9 @@ export class Publisher {
       this.#queue.length + this.#inFlight >= this.#maxQueue
     ) {
       this.#dropped++;
+      // The dropped event still takes its sequence, so that subscribers
+      // report it as missed.
+      this.#sequences.set(topic, (this.#sequences.get(topic) ?? 0) + 1);
       return false;
     }
 

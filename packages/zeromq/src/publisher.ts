@@ -42,6 +42,7 @@ export class ZmqPublisherTransport implements PublisherTransport {
   readonly #socket: XPublisher;
   readonly #helloPayload: Uint8Array;
   readonly #onError: (error: Error) => void;
+  readonly #mode: 'bind' | 'connect';
   #endpoint = '';
   #tail: Promise<void> = Promise.resolve();
   #closed = false;
@@ -50,6 +51,7 @@ export class ZmqPublisherTransport implements PublisherTransport {
     this.#socket = socket;
     this.#helloPayload = encoder.encode(options.helloPayload ?? '{}');
     this.#onError = options.onError ?? (() => undefined);
+    this.#mode = options.mode ?? 'bind';
   }
 
   /**
@@ -108,7 +110,30 @@ export class ZmqPublisherTransport implements PublisherTransport {
     this.#closed = true;
     await this.#tail;
     this.#socket.linger = lingerMs;
+    const released =
+      this.#mode === 'bind' ? this.#listenerClosed() : Promise.resolve();
     this.#socket.close();
+    await released;
+  }
+
+  /**
+   * Resolves once libzmq has closed the listening socket, which its I/O
+   * thread does some time after zmq_close returns. Until then, binding the
+   * same endpoint again fails with "Address already in use". The "end" event
+   * (monitoring stopped) follows the teardown of the whole socket, so it ends
+   * the wait if no "close" event matches the endpoint.
+   */
+  #listenerClosed(): Promise<void> {
+    const events = this.#socket.events;
+
+    return new Promise((resolve) => {
+      events.on('close', ({ address }) => {
+        if (address === this.#endpoint) {
+          resolve();
+        }
+      });
+      events.on('end', () => resolve());
+    });
   }
 
   /**
