@@ -20,6 +20,12 @@ export interface PublisherTransport {
    * settles, so a transport may keep a single pending send.
    */
   send(message: TransportMessage): Promise<void>;
+  /**
+   * Returns true when a message on `topic` would reach at least one
+   * subscriber now. A transport that cannot tell leaves it out, and zpub
+   * then counts no event as unrouted.
+   */
+  hasSubscriber?(topic: string): boolean;
   /** Waits at most `lingerMs` for sent messages to leave, then closes. */
   close(lingerMs: number): Promise<void>;
 }
@@ -32,8 +38,12 @@ export type SubscriberStatus =
   | { kind: 'live'; endpoint: string; confirmed: boolean }
   /** The connection was lost; the transport reconnects by itself. */
   | { kind: 'disconnected'; endpoint: string }
-  /** A fault that stops nothing, such as a failed handshake. */
-  | { kind: 'warning'; endpoint: string; message: string };
+  /**
+   * A fault that stops nothing, such as a failed handshake. `handshake` is
+   * true when a connection was made but its handshake failed or never
+   * finished, as with wrong CURVE keys: retrying will not help.
+   */
+  | { kind: 'warning'; endpoint: string; message: string; handshake?: boolean };
 
 /** Called by a subscriber transport for each state change, at once. */
 export type SubscriberStatusListener = (status: SubscriberStatus) => void;

@@ -32,7 +32,10 @@ export interface ParsedEndpoint {
   /** Host part of a tcp endpoint, brackets removed. */
   host?: string;
   port?: string;
-  /** True for a bracketed IPv6 host, which needs the socket's ipv6 option. */
+  /**
+   * True for a bracketed IPv6 host, which needs the socket's ipv6 option, and
+   * for a bind to `*`, which then accepts IPv4 and IPv6 connections.
+   */
   ipv6: boolean;
 }
 
@@ -104,7 +107,12 @@ export function parseEndpoint(
     );
   }
 
-  return { transport: 'tcp', host, port, ipv6: bracketed };
+  // With ipv6 set, libzmq binds * to the IPv6 wildcard address with
+  // IPV6_V6ONLY off, so IPv4 clients connect as well; on a host without
+  // IPv6 it falls back to IPv4.
+  const ipv6 = bracketed || (use === 'bind' && host === '*');
+
+  return { transport: 'tcp', host, port, ipv6 };
 }
 
 function checkPort(
@@ -131,4 +139,24 @@ function checkPort(
  */
 export function toLibzmqBindEndpoint(endpoint: string): string {
   return endpoint.replace(/:0$/, ':*');
+}
+
+/**
+ * Returns true when an endpoint can be reached only from this machine: an
+ * ipc or inproc endpoint, or a tcp one on a loopback address. Host names are
+ * not resolved, so `localhost` counts as loopback and any other name not.
+ */
+export function isLocalOnlyEndpoint(endpoint: string): boolean {
+  if (!endpoint.startsWith('tcp://')) {
+    return true;
+  }
+  const match = TCP_ENDPOINT.exec(endpoint);
+  const rawHost = match?.[1] ?? '';
+  const host = rawHost.startsWith('[') ? rawHost.slice(1, -1) : rawHost;
+
+  return (
+    host === 'localhost' ||
+    host === '::1' ||
+    (isIP(host) === 4 && host.startsWith('127.'))
+  );
 }

@@ -3,12 +3,14 @@ import {
   type PublisherTransport,
   type TransportMessage,
 } from '@zpub/protocol';
-import { XPublisher } from 'zeromq';
+import { Context, XPublisher } from 'zeromq';
+import { assertCurveAvailable, checkZ85Key } from './curve.js';
 import {
   EndpointError,
   parseEndpoint,
   toLibzmqBindEndpoint,
 } from './endpoint.js';
+import { ZAP_DOMAIN, ZapHandler, type RejectedPeer } from './zap.js';
 
 /** Default for {@link ZmqPublisherOptions.sendHighWaterMark}. */
 export const DEFAULT_SEND_HIGH_WATER_MARK = 10_000;
@@ -27,6 +29,22 @@ export interface ZmqPublisherOptions {
   helloPayload?: string;
   /** Called for a failure of the subscription loop, which then stops. */
   onError?: (error: Error) => void;
+  /** Encrypts every connection with CURVE and, optionally, authenticates. */
+  curve?: ZmqCurveServerOptions;
+}
+
+/** CURVE settings of a publisher, which acts as the CURVE server. */
+export interface ZmqCurveServerOptions {
+  /** The publisher's secret key, 40 characters of Z85. */
+  secretKey: string;
+  /**
+   * Public keys of the subscribers that may connect, checked by a ZAP
+   * handler. Without a list, any subscriber that has the publisher's public
+   * key may connect; the traffic is still encrypted.
+   */
+  allowedKeys?: readonly string[];
+  /** Called once per rejected key and address. */
+  onRejected?: (peer: RejectedPeer) => void;
 }
 
 const SUBSCRIBE = 1;
@@ -43,6 +61,9 @@ export class ZmqPublisherTransport implements PublisherTransport {
   readonly #helloPayload: Uint8Array;
   readonly #onError: (error: Error) => void;
   readonly #mode: 'bind' | 'connect';
+  /** Subscriptions as XPUB passes them up, counted per filter. */
+  readonly #filters = new Map<string, number>();
+  #zapHandler: ZapHandler | undefined;
   #endpoint = '';
   #tail: Promise<void> = Promise.resolve();
   #closed = false;
@@ -65,14 +86,40 @@ export class ZmqPublisherTransport implements PublisherTransport {
   ): Promise<ZmqPublisherTransport> {
     const mode = options.mode ?? 'bind';
     const parsed = parseEndpoint(endpoint, mode);
+    const curve = options.curve;
+    let zapHandler: ZapHandler | undefined;
+    let context: Context | undefined;
+    if (curve !== undefined) {
+      assertCurveAvailable();
+      checkZ85Key(curve.secretKey, 'the CURVE secret key');
+      // A context of its own, because ZAP handlers are per context and each
+      // publisher has its own allowlist.
+      context = new Context();
+      if (curve.allowedKeys !== undefined) {
+        zapHandler = await ZapHandler.open(
+          context,
+          curve.allowedKeys,
+          curve.onRejected ?? (() => undefined),
+        );
+      }
+    }
     const socket = new XPublisher({
       sendHighWaterMark:
         options.sendHighWaterMark ?? DEFAULT_SEND_HIGH_WATER_MARK,
       ipv6: parsed.ipv6,
       linger: 0,
+      ...(context === undefined ? {} : { context }),
+      ...(curve === undefined
+        ? {}
+        : {
+            curveServer: true,
+            curveSecretKey: curve.secretKey.trim(),
+            zapDomain: ZAP_DOMAIN,
+          }),
     });
     socket.verbosity = 'allSubsUnsubs';
     const transport = new ZmqPublisherTransport(socket, options);
+    transport.#zapHandler = zapHandler;
 
     try {
       if (mode === 'bind') {
@@ -82,6 +129,7 @@ export class ZmqPublisherTransport implements PublisherTransport {
       }
     } catch (error) {
       socket.close();
+      zapHandler?.close();
       throw new EndpointError(
         endpoint,
         `cannot ${mode} ${endpoint}: ${describeZmqError(error)}`,
@@ -103,6 +151,23 @@ export class ZmqPublisherTransport implements PublisherTransport {
     return this.#enqueue([message.topic, message.payload]);
   }
 
+  /**
+   * Returns true when some subscriber's filter is a prefix of `topic`, so
+   * that libzmq sends a message on it to at least one subscriber.
+   */
+  hasSubscriber(topic: string): boolean {
+    if (this.#filters.size === 0) {
+      return false;
+    }
+    for (let length = 0; length <= topic.length; length++) {
+      if (this.#filters.has(topic.slice(0, length))) {
+        return true;
+      }
+    }
+
+    return false;
+  }
+
   async close(lingerMs: number): Promise<void> {
     if (this.#closed) {
       return;
@@ -114,6 +179,7 @@ export class ZmqPublisherTransport implements PublisherTransport {
       this.#mode === 'bind' ? this.#listenerClosed() : Promise.resolve();
     this.#socket.close();
     await released;
+    this.#zapHandler?.close();
   }
 
   /**
@@ -162,9 +228,24 @@ export class ZmqPublisherTransport implements PublisherTransport {
     }
   }
 
+  /**
+   * Keeps the count of each filter. With the verbosity allSubsUnsubs, XPUB
+   * passes up every subscription and every unsubscription, including those
+   * of a subscriber that disconnects, so the counts follow the live filters.
+   */
+  #countSubscription(filter: string, subscribe: boolean): void {
+    const count = (this.#filters.get(filter) ?? 0) + (subscribe ? 1 : -1);
+    if (count > 0) {
+      this.#filters.set(filter, count);
+    } else {
+      this.#filters.delete(filter);
+    }
+  }
+
   #handleSubscription(frame: Buffer): void {
     const subscribe = frame[0] === SUBSCRIBE;
     const filter = decoder.decode(frame.subarray(1));
+    this.#countSubscription(filter, subscribe);
     if (subscribe && filter.startsWith(HELLO_PREFIX) && !this.#closed) {
       // libzmq applies a subscription before it hands it to us, and a
       // subscriber sends its hello after its filters, so answering now is

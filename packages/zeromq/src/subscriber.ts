@@ -6,6 +6,12 @@ import {
   type SubscriberTransport,
 } from '@zpub/protocol';
 import { Subscriber } from 'zeromq';
+import {
+  assertCurveAvailable,
+  checkZ85Key,
+  generateKeyPair,
+  publicKeyOf,
+} from './curve.js';
 import { EndpointError, parseEndpoint } from './endpoint.js';
 import { describeZmqError } from './publisher.js';
 
@@ -15,6 +21,13 @@ import { describeZmqError } from './publisher.js';
  * do not answer; libzmq has sent the filters by then.
  */
 export const HELLO_TIMEOUT_MS = 500;
+
+/**
+ * How long a subscriber waits after a TCP connection is made for the ZeroMQ
+ * handshake to finish before it reports the handshake as failed, as when a
+ * CURVE publisher never answers a subscriber without keys.
+ */
+export const HANDSHAKE_TIMEOUT_MS = 3000;
 
 /** Default for {@link ZmqSubscriberOptions.receiveHighWaterMark}. */
 export const DEFAULT_RECEIVE_HIGH_WATER_MARK = 10_000;
@@ -33,6 +46,19 @@ export interface ZmqSubscriberOptions {
   helloTimeoutMs?: number;
   /** Receives connection and readiness changes. */
   onStatus?: SubscriberStatusListener;
+  /** Connects with CURVE encryption, as a CURVE client. */
+  curve?: ZmqCurveClientOptions;
+}
+
+/** CURVE settings of a subscriber, which acts as the CURVE client. */
+export interface ZmqCurveClientOptions {
+  /** The publisher's public key, 40 characters of Z85. */
+  serverKey: string;
+  /**
+   * This subscriber's secret key. Without one, a new key pair is made for
+   * each subscriber, which a publisher with an allowlist rejects.
+   */
+  secretKey?: string;
 }
 
 /** Messages buffered before the receive loop waits for the reader. */
@@ -59,6 +85,12 @@ export class ZmqSubscriberTransport implements SubscriberTransport {
   >();
   readonly #messages: Buffer[][] = [];
   readonly #onStatus: SubscriberStatusListener;
+  /** Endpoints whose failed handshake was reported since the last success. */
+  readonly #handshakeFailures = new Set<string>();
+  readonly #handshakeTimers = new Map<string, NodeJS.Timeout>();
+  /** Endpoints that accepted a TCP connection at least once. */
+  readonly #reachedEndpoints = new Set<string>();
+  readonly #unreachableReported = new Set<string>();
   #wake: (() => void) | undefined;
   #resume: (() => void) | undefined;
   #helloCount = 0;
@@ -80,6 +112,7 @@ export class ZmqSubscriberTransport implements SubscriberTransport {
         options.receiveHighWaterMark ?? DEFAULT_RECEIVE_HIGH_WATER_MARK,
       ipv6: parsed.some((endpoint) => endpoint.ipv6),
       linger: 0,
+      ...curveClientOptions(options.curve),
     });
     const transport = new ZmqSubscriberTransport(socket, options);
     transport.#watchEvents();
@@ -128,6 +161,9 @@ export class ZmqSubscriberTransport implements SubscriberTransport {
       for (const { timer } of this.#pendingHellos.values()) {
         clearTimeout(timer);
       }
+      for (const timer of this.#handshakeTimers.values()) {
+        clearTimeout(timer);
+      }
       this.#socket.close();
       this.#wakeReader();
     }
@@ -154,26 +190,98 @@ export class ZmqSubscriberTransport implements SubscriberTransport {
 
   #watchEvents(): void {
     const events = this.#socket.events;
+    events.on('connect', ({ address }) => {
+      this.#reachedEndpoints.add(address);
+      this.#startHandshakeTimer(address);
+    });
+    events.on('connect:retry', ({ address }) => {
+      this.#reportUnreachable(address);
+    });
     events.on('handshake', ({ address }) => {
+      this.#clearHandshakeTimer(address);
+      this.#handshakeFailures.delete(address);
       this.#report({ kind: 'connected', endpoint: address });
       this.#sendHello(address);
     });
     events.on('disconnect', ({ address }) => {
       this.#report({ kind: 'disconnected', endpoint: address });
     });
-    for (const type of [
-      'handshake:error:protocol',
-      'handshake:error:auth',
-      'handshake:error:other',
-    ] as const) {
-      events.on(type, ({ address, error }) => {
-        this.#report({
-          kind: 'warning',
-          endpoint: address,
-          message: `handshake with ${address} failed: ${error.message}`,
-        });
-      });
+    events.on('handshake:error:auth', ({ address, error }) => {
+      this.#reportHandshakeFailure(
+        address,
+        `the publisher rejected this subscriber's key (ZAP status ${error.status})`,
+      );
+    });
+    events.on('handshake:error:protocol', ({ address, error }) => {
+      const reason =
+        error.code === 'ERR_ZMTP_MECHANISM_MISMATCH'
+          ? 'one side uses CURVE and the other does not'
+          : error.message;
+      this.#reportHandshakeFailure(address, `${reason} (${error.code})`);
+    });
+    events.on('handshake:error:other', ({ address, error }) => {
+      this.#reportHandshakeFailure(
+        address,
+        `the connection closed during the handshake (${describeZmqError(error)}), as when the CURVE server key is wrong`,
+      );
+    });
+  }
+
+  /**
+   * Reports a failed handshake once per endpoint until a handshake with it
+   * succeeds, because libzmq retries every 100 ms and fails the same way.
+   */
+  #reportHandshakeFailure(address: string, reason: string): void {
+    this.#clearHandshakeTimer(address);
+    if (this.#handshakeFailures.has(address)) {
+      return;
     }
+    this.#handshakeFailures.add(address);
+    this.#report({
+      kind: 'warning',
+      endpoint: address,
+      message: `handshake with ${address} failed: ${reason}`,
+      handshake: true,
+    });
+  }
+
+  #startHandshakeTimer(address: string): void {
+    if (this.#handshakeTimers.has(address) || this.#closed) {
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#handshakeTimers.delete(address);
+      this.#reportHandshakeFailure(
+        address,
+        `no handshake within ${HANDSHAKE_TIMEOUT_MS} ms of connecting; the publisher may require CURVE keys`,
+      );
+    }, HANDSHAKE_TIMEOUT_MS);
+    this.#handshakeTimers.set(address, timer);
+  }
+
+  #clearHandshakeTimer(address: string): void {
+    clearTimeout(this.#handshakeTimers.get(address));
+    this.#handshakeTimers.delete(address);
+  }
+
+  /**
+   * Reports once an endpoint that has never accepted a connection, such as
+   * an IPv6 address when the publisher is bound to IPv4 only. libzmq goes on
+   * retrying, so a publisher that starts later is still reached.
+   */
+  #reportUnreachable(address: string): void {
+    if (
+      this.#reachedEndpoints.has(address) ||
+      this.#unreachableReported.has(address)
+    ) {
+      return;
+    }
+    this.#unreachableReported.add(address);
+    this.#report({
+      kind: 'warning',
+      endpoint: address,
+      message: `cannot connect to ${address}: nothing accepts connections there yet; retrying`,
+    });
   }
 
   /**
@@ -251,4 +359,27 @@ export class ZmqSubscriberTransport implements SubscriberTransport {
 
     return true;
   }
+}
+
+/** Returns the socket options of a CURVE client, or none without CURVE. */
+function curveClientOptions(curve: ZmqCurveClientOptions | undefined): {
+  curveServerKey?: string;
+  curvePublicKey?: string;
+  curveSecretKey?: string;
+} {
+  if (curve === undefined) {
+    return {};
+  }
+  assertCurveAvailable();
+  const serverKey = checkZ85Key(curve.serverKey, 'the CURVE server key');
+  const secretKey =
+    curve.secretKey === undefined
+      ? generateKeyPair().secretKey
+      : checkZ85Key(curve.secretKey, 'the CURVE secret key');
+
+  return {
+    curveServerKey: serverKey,
+    curvePublicKey: publicKeyOf(secretKey),
+    curveSecretKey: secretKey,
+  };
 }

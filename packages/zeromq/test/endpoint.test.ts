@@ -6,18 +6,15 @@ import {
   parseEndpoint,
   type ParsedEndpoint,
 } from '../src/index.js';
+import { errorOf } from './helpers.js';
 
 const validEndpoints: [string, 'bind' | 'connect', ParsedEndpoint][] = [
   [
     'tcp://*:5555',
     'bind',
-    { transport: 'tcp', host: '*', port: '5555', ipv6: false },
+    { transport: 'tcp', host: '*', port: '5555', ipv6: true },
   ],
-  [
-    'tcp://*:*',
-    'bind',
-    { transport: 'tcp', host: '*', port: '*', ipv6: false },
-  ],
+  ['tcp://*:*', 'bind', { transport: 'tcp', host: '*', port: '*', ipv6: true }],
   [
     'tcp://127.0.0.1:0',
     'bind',
@@ -107,16 +104,6 @@ const invalidEndpoints: [string, 'bind' | 'connect', string][] = [
   ['127.0.0.1:5555', 'connect', 'expected tcp://HOST:PORT'],
   ['tcp://127.0.0.1:5555/path', 'connect', 'expected tcp://HOST:PORT'],
 ];
-
-function errorOf(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-
-  return undefined;
-}
 
 describe('parseEndpoint', () => {
   it.each(validEndpoints)('accepts %s for %s', (endpoint, use, expected) => {

@@ -113,3 +113,14 @@ export async function takeMessages(
 export function asText(frames: readonly Uint8Array[]): string[] {
   return frames.map((frame) => Buffer.from(frame).toString('utf8'));
 }
+
+/** Returns what `action` throws, or undefined when it returns. */
+export function errorOf(action: () => unknown): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+
+  return undefined;
+}
