@@ -14,4 +14,19 @@ export {
   type SubscribeOptions,
   type Subscription,
 } from './subscribe.js';
-export { EndpointError, InvalidEndpointError } from '@zpub/zeromq';
+export {
+  CurveConfigError,
+  EndpointError,
+  InvalidEndpointError,
+  assertCurveAvailable,
+  checkZ85Key,
+  generateKeyPair,
+  isLocalOnlyEndpoint,
+  parseKeyList,
+  parseSecretKeyFile,
+  publicKeyOf,
+  type CurveKeyPair,
+  type RejectedPeer,
+  type ZmqCurveClientOptions,
+  type ZmqCurveServerOptions,
+} from '@zpub/zeromq';

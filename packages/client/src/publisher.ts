@@ -6,6 +6,7 @@ import {
   createEvent,
   type PublisherTransport,
 } from '@zpub/protocol';
+import type { ZmqCurveServerOptions } from '@zpub/zeromq';
 import { openPublisherTransport } from './transports.js';
 
 /** Default for {@link PublisherOptions.endpoint}. */
@@ -55,12 +56,23 @@ export interface PublisherOptions {
   onSendError?: (error: Error) => void;
   /** A transport opened by the caller, used in place of `endpoint`. */
   transport?: PublisherTransport;
+  /**
+   * CURVE encryption and authentication for a ZeroMQ endpoint: the
+   * publisher's secret key and the allowed subscriber public keys.
+   */
+  curve?: ZmqCurveServerOptions;
 }
 
 /** Counters of a publisher, in events. */
 export interface PublisherStats {
   /** Events handed to the transport. */
   published: number;
+  /**
+   * Events among `published` that went nowhere, because no subscriber's
+   * filter matched their topic when they were sent. Stays 0 with a
+   * transport that cannot tell.
+   */
+  unrouted: number;
   /** Events rejected because the queue was full or the publisher closed. */
   dropped: number;
   /** Events lost because the transport failed to send them. */
@@ -101,6 +113,7 @@ export class Publisher {
   #draining: Promise<void> | undefined;
   #closing: Promise<PublisherStats> | undefined;
   #published = 0;
+  #unrouted = 0;
   #dropped = 0;
   #sendErrors = 0;
 
@@ -130,6 +143,7 @@ export class Publisher {
         mode: options.mode ?? 'bind',
         helloPayload: JSON.stringify({ instance }),
         onError: (error) => options.onSendError?.(error),
+        curve: options.curve,
       }));
 
     return new Publisher(transport, instance, options);
@@ -147,6 +161,7 @@ export class Publisher {
   get stats(): PublisherStats {
     return {
       published: this.#published,
+      unrouted: this.#unrouted,
       dropped: this.#dropped,
       sendErrors: this.#sendErrors,
       queueDepth: this.#queue.length + this.#inFlight,
@@ -238,9 +253,13 @@ export class Publisher {
   }
 
   async #send(topic: string, text: string, count: number): Promise<void> {
+    const routed = this.#transport.hasSubscriber?.(topic) ?? true;
     try {
       await this.#transport.send({ topic, payload: Buffer.from(text) });
       this.#published += count;
+      if (!routed) {
+        this.#unrouted += count;
+      }
     } catch (error) {
       this.#sendErrors += count;
       this.#onSendError(error as Error);

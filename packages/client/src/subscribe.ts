@@ -10,6 +10,7 @@ import {
   type SubscriberTransport,
   type ZpubEvent,
 } from '@zpub/protocol';
+import type { ZmqCurveClientOptions } from '@zpub/zeromq';
 import { DEFAULT_ENDPOINT } from './publisher.js';
 import { openSubscriberTransport } from './transports.js';
 
@@ -28,6 +29,11 @@ export interface SubscribeOptions extends DecodeOptions {
   receiveHighWaterMark?: number;
   /** Called with everything that is not an event; see {@link Notice}. */
   onNotice?: (notice: Notice) => void;
+  /**
+   * CURVE encryption for ZeroMQ endpoints: the publisher's public key and
+   * this subscriber's secret key.
+   */
+  curve?: ZmqCurveClientOptions;
 }
 
 /** Something a subscription reports beside its events. */
@@ -58,7 +64,12 @@ export type Notice =
       received: number;
       last: number;
     }
-  | { kind: 'warning'; endpoint: string; message: string };
+  /**
+   * A fault that stops nothing. `handshake` is true for a connection whose
+   * handshake failed or never finished, as with wrong CURVE keys; it is
+   * reported once per endpoint until a handshake succeeds.
+   */
+  | { kind: 'warning'; endpoint: string; message: string; handshake?: boolean };
 
 /** A live subscription: iterate it for events, close it when done. */
 export interface Subscription extends AsyncIterable<ZpubEvent> {
@@ -94,6 +105,7 @@ export function subscribe(options: SubscribeOptions = {}): Subscription {
       endpoints,
       filters: receiveAll ? [] : filters,
       receiveHighWaterMark: options.receiveHighWaterMark,
+      curve: options.curve,
       onStatus: (status) => subscription.handleStatus(status),
     }),
   );
@@ -165,6 +177,7 @@ class ActiveSubscription implements Subscription {
           kind: 'warning',
           endpoint: status.endpoint,
           message: status.message,
+          ...(status.handshake === true ? { handshake: true } : {}),
         });
         return;
       case 'connected':

@@ -3,13 +3,19 @@ import type {
   SubscriberStatusListener,
   SubscriberTransport,
 } from '@zpub/protocol';
-import { ZmqPublisherTransport, ZmqSubscriberTransport } from '@zpub/zeromq';
+import {
+  ZmqPublisherTransport,
+  ZmqSubscriberTransport,
+  type ZmqCurveClientOptions,
+  type ZmqCurveServerOptions,
+} from '@zpub/zeromq';
 import { InvalidEndpointError } from '@zpub/zeromq';
 
 export interface OpenPublisherOptions {
   mode: 'bind' | 'connect';
   helloPayload: string;
   onError: (error: Error) => void;
+  curve?: ZmqCurveServerOptions;
 }
 
 /** Opens the publisher transport that the endpoint's scheme names. */
@@ -30,6 +36,7 @@ export interface OpenSubscriberOptions {
   filters: readonly string[];
   receiveHighWaterMark?: number;
   onStatus: SubscriberStatusListener;
+  curve?: ZmqCurveClientOptions;
 }
 
 /** Opens the subscriber transport that the endpoints' scheme names. */

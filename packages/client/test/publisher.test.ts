@@ -36,6 +36,7 @@ describe('Publisher burst', () => {
     expect(events[5000]?.topic).toBe('burst.end');
     expect(stats).toEqual({
       published: 5001,
+      unrouted: 0,
       dropped: 0,
       sendErrors: 0,
       queueDepth: 0,
@@ -58,6 +59,7 @@ describe('Publisher maxQueue', () => {
     ]);
     expect(publisher.stats).toEqual({
       published: 0,
+      unrouted: 0,
       dropped: 5,
       sendErrors: 0,
       queueDepth: 10,
@@ -87,6 +89,7 @@ describe('Publisher maxQueue', () => {
     );
     expect(publisher.stats).toEqual({
       published: 11,
+      unrouted: 0,
       dropped: 2,
       sendErrors: 0,
       queueDepth: 0,
@@ -102,6 +105,7 @@ describe('Publisher maxQueue', () => {
     expect(accepted).toBe(false);
     expect(publisher.stats).toEqual({
       published: 0,
+      unrouted: 0,
       dropped: 1,
       sendErrors: 0,
       queueDepth: 0,
@@ -131,6 +135,7 @@ describe('Publisher close', () => {
     );
     expect(stats).toEqual({
       published: 100,
+      unrouted: 0,
       dropped: 1,
       sendErrors: 0,
       queueDepth: 0,
