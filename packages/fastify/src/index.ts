@@ -8,6 +8,7 @@ export {
 export {
   MAX_ENTRIES,
   MAX_FIELD_LENGTH,
+  MAX_SECTION_LENGTH,
   REDACTED,
   REDACTED_HEADERS,
   type HeaderSelection,

@@ -1,8 +1,15 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import {
   Publisher,
+  isLocalOnlyEndpoint,
   type PublisherOptions,
+  type RejectedPeer,
   type PublisherStats,
   type PublishOptions,
 } from '@zpub/client';
@@ -73,10 +80,30 @@ const zpubPlugin: FastifyPluginAsync<ZpubPluginOptions> = async (
   const logSendError = createRateLimitedLog((error: Error, repeats: number) => {
     fastify.log.warn({ err: error, repeats }, 'zpub failed to send an event');
   });
+  const logRejectedPeer = createRateLimitedLog(
+    (peer: RejectedPeer, repeats: number) => {
+      fastify.log.warn(
+        { publicKey: peer.publicKey, address: peer.address, repeats },
+        `zpub rejected a subscriber from ${peer.address}: its ${peer.mechanism || 'NULL'} key ${peer.publicKey || '(none)'} is not on the allowlist`,
+      );
+    },
+  );
+  const curve =
+    options.curve === undefined
+      ? undefined
+      : {
+          ...options.curve,
+          onRejected: (peer: RejectedPeer) => {
+            logRejectedPeer(peer);
+            options.curve?.onRejected?.(peer);
+          },
+        };
   const publisher = await Publisher.open({
     ...options,
+    curve,
     onSendError: logSendError,
   });
+  warnAboutExposure(fastify, publisher.endpoint, options);
   const headers = options.headers ?? false;
 
   const publish = (
@@ -152,6 +179,33 @@ const zpubPlugin: FastifyPluginAsync<ZpubPluginOptions> = async (
     fastify.log.info({ zpub: stats }, 'zpub publisher closed');
   });
 };
+
+/**
+ * Logs one warning at startup for a setup that lets others read events: an
+ * endpoint reachable from other machines without CURVE, or CURVE without an
+ * allowlist.
+ */
+function warnAboutExposure(
+  fastify: FastifyInstance,
+  endpoint: string,
+  options: ZpubPluginOptions,
+): void {
+  if (options.curve === undefined) {
+    if (!isLocalOnlyEndpoint(endpoint)) {
+      fastify.log.warn(
+        { publish: endpoint },
+        `zpub publishes on ${endpoint} without CURVE: anyone who can reach it can read every event, unencrypted. Set a CURVE secret key and an allowlist, or bind to 127.0.0.1`,
+      );
+    }
+    return;
+  }
+  if (options.curve.allowedKeys === undefined) {
+    fastify.log.warn(
+      { publish: endpoint },
+      'zpub uses CURVE without an allowlist: any subscriber that has the public key of the publisher can read events. Set an allowlist of subscriber keys',
+    );
+  }
+}
 
 /**
  * Publishes a CloudEvent for every response and lets handlers publish their

@@ -2,25 +2,25 @@
 export const LOG_INTERVAL_MS = 10_000;
 
 /**
- * Wraps a log call so it runs at most once per interval. The first error
- * is logged at once; later ones within the interval are counted and the
- * count goes with the next line that is logged.
+ * Wraps a log call so it runs at most once per interval. The first item,
+ * such as an error, is logged at once; later ones within the interval are
+ * counted and the count goes with the next line that is logged.
  */
-export function createRateLimitedLog(
-  log: (error: Error, repeats: number) => void,
+export function createRateLimitedLog<Item = Error>(
+  log: (item: Item, repeats: number) => void,
   intervalMs = LOG_INTERVAL_MS,
-): (error: Error) => void {
+): (item: Item) => void {
   let lastLoggedAt = -Infinity;
   let suppressed = 0;
 
-  return (error) => {
+  return (item) => {
     const now = Date.now();
     if (now - lastLoggedAt < intervalMs) {
       suppressed++;
       return;
     }
     lastLoggedAt = now;
-    log(error, suppressed);
+    log(item, suppressed);
     suppressed = 0;
   };
 }

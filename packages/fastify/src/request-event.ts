@@ -7,6 +7,14 @@ export const MAX_FIELD_LENGTH = 2048;
 /** The maximum number of headers, params or query keys copied into an event. */
 export const MAX_ENTRIES = 100;
 
+/**
+ * The maximum length of `params`, `query` or `headers` of one event: the
+ * characters of the names and string values copied into it. Entries past
+ * it are left out, so that with the other limits a request event's data
+ * stays under about 56,000 characters whatever the request holds.
+ */
+export const MAX_SECTION_LENGTH = 16_384;
+
 /** Headers whose values never leave the server, whatever the options say. */
 export const REDACTED_HEADERS: ReadonlySet<string> = new Set([
   'authorization',
@@ -78,12 +86,14 @@ function copyEntries(source: unknown): Record<string, unknown> {
     return {};
   }
   const copy: Record<string, unknown> = {};
-  let count = 0;
+  const budget = new SectionBudget();
   for (const [key, value] of Object.entries(source)) {
-    if (count++ >= MAX_ENTRIES) {
+    const name = truncate(key);
+    const copied = copyValue(value);
+    if (!budget.take(name, copied)) {
       break;
     }
-    copy[truncate(key)] = copyValue(value);
+    copy[name] = copied;
   }
 
   return copy;
@@ -101,6 +111,42 @@ function copyValue(value: unknown): unknown {
   }
 
   return value;
+}
+
+/**
+ * Counts the entries and characters copied into one section of an event
+ * against {@link MAX_ENTRIES} and {@link MAX_SECTION_LENGTH}.
+ */
+class SectionBudget {
+  #entries = 0;
+  #length = 0;
+
+  /** Returns true when the entry fits, and counts it. */
+  take(name: string, value: unknown): boolean {
+    const length = name.length + textLength(value);
+    if (
+      this.#entries >= MAX_ENTRIES ||
+      this.#length + length > MAX_SECTION_LENGTH
+    ) {
+      return false;
+    }
+    this.#entries++;
+    this.#length += length;
+
+    return true;
+  }
+}
+
+/** Returns the characters of the strings in a copied value. */
+function textLength(value: unknown): number {
+  if (typeof value === 'string') {
+    return value.length;
+  }
+  if (Array.isArray(value)) {
+    return value.reduce((total: number, item) => total + textLength(item), 0);
+  }
+
+  return 0;
 }
 
 function toSize(value: unknown): number | undefined {
@@ -124,20 +170,22 @@ function selectHeaders(
       ? Object.keys(source)
       : selection.map((name) => name.toLowerCase());
   const headers: Record<string, string | string[]> = {};
-  let count = 0;
+  const budget = new SectionBudget();
   for (const name of names) {
     const value = source[name];
     if (value === undefined) {
       continue;
     }
-    if (count++ >= MAX_ENTRIES) {
-      break;
-    }
-    headers[name] = REDACTED_HEADERS.has(name)
+    const copied = REDACTED_HEADERS.has(name)
       ? REDACTED
       : Array.isArray(value)
         ? value.slice(0, MAX_ENTRIES).map(truncate)
         : truncate(value);
+    const key = truncate(name);
+    if (!budget.take(key, copied)) {
+      break;
+    }
+    headers[key] = copied;
   }
 
   return headers;

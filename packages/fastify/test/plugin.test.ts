@@ -209,6 +209,7 @@ describe('counters', () => {
 
     expect(app.zpub.stats).toEqual({
       published: 2,
+      unrouted: 0,
       dropped: 0,
       sendErrors: 0,
       queueDepth: 0,
