@@ -1,3 +1,4 @@
+import { runKeygen } from './keygen.js';
 import { parseCommandLine } from './options.js';
 import { RUNTIME_ERROR_EXIT_CODE, flush, run } from './run.js';
 
@@ -16,7 +17,13 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 process.stderr.on('error', () => undefined);
 
 async function main(): Promise<number> {
-  const commandLine = await parseCommandLine(process.argv.slice(2), {
+  const args = process.argv.slice(2);
+  if (args[0] === 'keygen') {
+    const exitCode = await runKeygen(args.slice(1));
+    await Promise.all([flush(process.stdout), flush(process.stderr)]);
+    return exitCode;
+  }
+  const commandLine = await parseCommandLine(args, {
     env: process.env,
     stdoutIsTerminal: process.stdout.isTTY === true,
   });

@@ -85,9 +85,10 @@ export function printable(text: string): string {
 }
 
 /**
- * Writes zsub's stderr lines and keeps the ready line first: every line that
- * comes earlier is held until {@link ready} and written after it, or before
- * the error that ends a run that never became ready.
+ * Writes zsub's stderr lines and keeps the ready line ahead of notices:
+ * every notice line that comes earlier is held until {@link ready} and
+ * written after it, or before the error that ends a run that never became
+ * ready. Warnings are written at once.
  */
 export class NoticeLog {
   readonly #write: (line: string) => void;
@@ -128,9 +129,16 @@ export class NoticeLog {
       return;
     }
     const line = formatNotice(notice);
-    if (line !== undefined) {
-      this.#add(line);
+    if (line === undefined) {
+      return;
     }
+    // A warning can explain why the ready line does not come, as for a
+    // failed handshake, so it is not held back.
+    if (isWarning(notice)) {
+      this.#write(line);
+      return;
+    }
+    this.#add(line);
   }
 
   /** Writes an error at once, after any held lines, even when quiet. */

@@ -10,7 +10,9 @@ import {
   InvalidArgumentError,
   Option,
 } from 'commander';
+import type { ZmqCurveClientOptions } from '@zpub/client';
 import packageJson from '../package.json' with { type: 'json' };
+import { addCurveOptions, resolveCurve } from './curve.js';
 
 /** Exit code of a usage error: an unknown option or an invalid value. */
 export const USAGE_EXIT_CODE = 2;
@@ -41,6 +43,10 @@ export interface Config {
   timeoutSeconds: number | undefined;
   maxMessageBytes: number;
   quiet: boolean;
+  /** True with --strict: the first message that cannot be decoded ends the run. */
+  strict: boolean;
+  /** CURVE options from --server-key and the key file, or undefined. */
+  curve: ZmqCurveClientOptions | undefined;
 }
 
 /** The command line's outcome: a run to start, or an exit code. */
@@ -69,6 +75,7 @@ interface ProgramOptions {
   timeout?: number;
   maxMessageSize: number;
   quiet?: true;
+  strict?: true;
 }
 
 const HELP_AFTER = `
@@ -88,9 +95,14 @@ Options on the command line take precedence over environment variables.
 ZSUB_TOPIC takes topics separated by commas, ZSUB_QUIET takes 1, true, 0 or
 false, and a NO_COLOR that is set and not empty turns color off.
 
+CURVE: --server-key turns on encryption. zsub exits 1 when the handshake
+keeps failing, as with a wrong key. "zsub keygen --out FILE" makes a key pair
+for --curve-key-file; see "zsub keygen --help".
+
 Exit codes:
   0    --count events were printed, or stdout was closed
-  1    runtime error, such as an invalid endpoint
+  1    runtime error, such as an invalid endpoint, a failed handshake, or a
+       bad message with --strict
   2    usage error
   124  --timeout passed
   130  interrupted (SIGINT)
@@ -98,7 +110,7 @@ Exit codes:
 
 /** Builds the commander program with every option of zsub. */
 export function createProgram(): Command {
-  return new Command('zsub')
+  const program = new Command('zsub')
     .description(
       'Subscribe to a zpub publisher over ZeroMQ and print its events.',
     )
@@ -174,10 +186,18 @@ export function createProgram(): Command {
     )
     .addOption(
       new Option(
+        '--strict',
+        'exit 1 at the first message that cannot be decoded, instead of skipping it',
+      ),
+    )
+    .addOption(
+      new Option(
         '-q, --quiet',
         'print only warnings and errors on stderr, not the ready line or other notices',
       ).env('ZSUB_QUIET'),
-    )
+    );
+
+  return addCurveOptions(program)
     .addHelpText('after', HELP_AFTER)
     .showHelpAfterError("Run 'zsub --help' for usage.")
     .configureOutput({
@@ -234,6 +254,8 @@ function resolveConfig(program: Command, context: CommandLineContext): Config {
     timeoutSeconds: options.timeout,
     maxMessageBytes: options.maxMessageSize,
     quiet: resolveQuiet(program, context, usageError),
+    strict: options.strict === true,
+    curve: resolveCurve(program, context.env, usageError),
   };
 }
 

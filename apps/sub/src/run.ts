@@ -5,6 +5,7 @@ import {
   type Subscription,
 } from '@zpub/client';
 import { InvalidTopicError } from '@zpub/protocol';
+import { createHandshakeWatch } from './curve.js';
 import type { Config } from './options.js';
 import { NoticeLog, PREFIX, formatReady, printable } from './notices.js';
 import { colorLevel, createFormatter } from './output.js';
@@ -28,9 +29,11 @@ const SIGNAL_FLUSH_LIMIT_MS = 100;
  */
 export async function run(config: Config): Promise<number> {
   const log = new NoticeLog(writeStderrLine, config.quiet);
+  let failRun: (line: string) => void = () => undefined;
+  const failure = new Promise<string>((resolve) => (failRun = resolve));
   let subscription: Subscription;
   try {
-    subscription = openSubscription(config, log);
+    subscription = openSubscription(config, log, (line) => failRun(line));
   } catch (error) {
     const message = describeStartError(error);
     if (message === undefined) {
@@ -42,7 +45,7 @@ export async function run(config: Config): Promise<number> {
     return RUNTIME_ERROR_EXIT_CODE;
   }
 
-  const outcome = await runSubscription(subscription, config, log);
+  const outcome = await runSubscription(subscription, config, log, failure);
   await subscription.close();
   log.writePendingLines();
   const limitMs = outcome.endedBySignal ? SIGNAL_FLUSH_LIMIT_MS : undefined;
@@ -54,7 +57,16 @@ export async function run(config: Config): Promise<number> {
   return outcome.exitCode;
 }
 
-function openSubscription(config: Config, log: NoticeLog): Subscription {
+/**
+ * Opens the subscription. `fail` receives the line to print when a notice
+ * must end the run: a handshake that keeps failing, or a bad message with
+ * --strict.
+ */
+function openSubscription(
+  config: Config,
+  log: NoticeLog,
+  fail: (line: string) => void,
+): Subscription {
   if (config.endpoint.startsWith('inproc://')) {
     throw new InvalidEndpointError(
       config.endpoint,
@@ -62,11 +74,21 @@ function openSubscription(config: Config, log: NoticeLog): Subscription {
     );
   }
 
+  const watchHandshake = createHandshakeWatch(fail);
   const subscription = subscribe({
     endpoint: config.endpoint,
     topics: config.topics,
     maxMessageBytes: config.maxMessageBytes,
-    onNotice: (notice) => log.notice(notice),
+    curve: config.curve,
+    onNotice: (notice) => {
+      log.notice(notice);
+      watchHandshake(notice);
+      if (config.strict && notice.kind === 'invalid') {
+        fail(
+          `${PREFIX}stopped at the first message that could not be decoded (--strict)`,
+        );
+      }
+    },
   });
   void subscription.ready.then(({ endpoint, confirmed }) => {
     log.ready(formatReady(endpoint, confirmed, config.topics));
@@ -98,13 +120,14 @@ interface Outcome {
 
 /**
  * Prints events until the first of: --count events, the timeout, SIGINT or
- * SIGTERM, or the end of the subscription. Closing the subscription is left
+ * SIGTERM, a `failure`, or the end of the subscription. Closing the subscription is left
  * to the caller.
  */
 async function runSubscription(
   subscription: Subscription,
   config: Config,
   log: NoticeLog,
+  failure: Promise<string>,
 ): Promise<Outcome> {
   const format = createFormatter(config.output, colorLevel(config.color));
   let received = 0;
@@ -126,6 +149,12 @@ async function runSubscription(
   };
   process.once('SIGINT', onInterrupt);
   process.once('SIGTERM', onTerminate);
+  void failure.then((line) => {
+    if (!isFinished) {
+      log.error(line);
+      finish({ exitCode: RUNTIME_ERROR_EXIT_CODE, endedBySignal: false });
+    }
+  });
 
   let timer: NodeJS.Timeout | undefined;
   if (config.timeoutSeconds !== undefined) {

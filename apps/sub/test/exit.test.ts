@@ -88,6 +88,7 @@ describe('--timeout', () => {
 
     expect(result.code).toBe(124);
     expect(result.stderr).toEqual([
+      `zsub: warning: cannot connect to ${endpoint}: nothing accepts connections there yet; retrying`,
       'zsub: timed out after 0.3 s, received 0 events',
     ]);
   });
