@@ -216,6 +216,21 @@ describe('counters', () => {
     });
   });
 
+  it('counts request events nobody subscribed to', async () => {
+    const { app, collector } = await start({}, ['number']);
+
+    for (let index = 0; index < 100; index++) {
+      await app.inject({ url: '/quiet-route-that-is-missing' });
+    }
+    await app.inject({ url: '/print/1' });
+    await collector.take(1);
+    await expect.poll(() => app.zpub.stats.published).toBe(102);
+
+    // 100 request events for the 404s and one for /print/1 went to no
+    // subscriber; only the number event matched the filter.
+    expect(app.zpub.stats.unrouted).toBe(101);
+  });
+
   it('drops and counts events past the queue bound', async () => {
     app = Fastify();
     await app.register(zpub, { endpoint: EPHEMERAL, maxQueue: 3 });
