@@ -152,6 +152,9 @@ const zpubPlugin: FastifyPluginAsync<ZpubPluginOptions> = async (
   });
 
   if (options.requestEvents !== false) {
+    // NOTE: Fastify's router answers a URL with invalid percent-encoding or
+    // a parameter over maxParamLength without running hooks, so those
+    // requests publish no request event.
     fastify.addHook('onResponse', (request, reply, done) => {
       publishRequestEvent(request, reply);
       done();

@@ -12,7 +12,12 @@ import {
 } from './endpoint.js';
 import { ZAP_DOMAIN, ZapHandler, type RejectedPeer } from './zap.js';
 
-/** Default for {@link ZmqPublisherOptions.sendHighWaterMark}. */
+/**
+ * Default for {@link ZmqPublisherOptions.sendHighWaterMark}.
+ * NOTE: the bound counts messages, not bytes. A subscriber that stops
+ * reading can hold this many batches of up to 256 KiB each in the
+ * publisher's memory, about 2.5 GiB at worst with the defaults.
+ */
 export const DEFAULT_SEND_HIGH_WATER_MARK = 10_000;
 
 export interface ZmqPublisherOptions {
@@ -27,7 +32,10 @@ export interface ZmqPublisherOptions {
   sendHighWaterMark?: number;
   /** Text of the hello answer's payload, usually naming the instance. */
   helloPayload?: string;
-  /** Called for a failure of the subscription loop, which then stops. */
+  /**
+   * Called for a failure of the subscription loop or the ZAP handler, which
+   * then stops.
+   */
   onError?: (error: Error) => void;
   /** Encrypts every connection with CURVE and, optionally, authenticates. */
   curve?: ZmqCurveServerOptions;
@@ -100,6 +108,7 @@ export class ZmqPublisherTransport implements PublisherTransport {
           context,
           curve.allowedKeys,
           curve.onRejected ?? (() => undefined),
+          options.onError ?? (() => undefined),
         );
       }
     }

@@ -34,6 +34,7 @@ export class ZapHandler {
   readonly #socket: Reply;
   readonly #allowedKeys: ReadonlySet<string>;
   readonly #onRejected: (peer: RejectedPeer) => void;
+  readonly #onError: (error: Error) => void;
   readonly #reportedPeers = new Set<string>();
   #closed = false;
 
@@ -41,21 +42,28 @@ export class ZapHandler {
     socket: Reply,
     allowedKeys: readonly string[],
     onRejected: (peer: RejectedPeer) => void,
+    onError: (error: Error) => void,
   ) {
     this.#socket = socket;
     this.#allowedKeys = new Set(allowedKeys);
     this.#onRejected = onRejected;
+    this.#onError = onError;
   }
 
-  /** Binds the handler in `context`; call it before any socket binds. */
+  /**
+   * Binds the handler in `context`; call it before any socket binds.
+   * `onError` receives a failure of the handler, after which libzmq gets no
+   * more replies and every new CURVE handshake fails.
+   */
   static async open(
     context: Context,
     allowedKeys: readonly string[],
     onRejected: (peer: RejectedPeer) => void,
+    onError: (error: Error) => void,
   ): Promise<ZapHandler> {
     const socket = new Reply({ context, linger: 0 });
     await socket.bind(ZAP_ENDPOINT);
-    const handler = new ZapHandler(socket, allowedKeys, onRejected);
+    const handler = new ZapHandler(socket, allowedKeys, onRejected, onError);
     void handler.#serve();
 
     return handler;
@@ -73,7 +81,7 @@ export class ZapHandler {
       }
     } catch (error) {
       if (!this.#closed) {
-        throw error;
+        this.#onError(error as Error);
       }
     }
   }
