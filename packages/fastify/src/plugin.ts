@@ -152,7 +152,7 @@ const zpubPlugin: FastifyPluginAsync<ZpubPluginOptions> = async (
   });
 
   if (options.requestEvents !== false) {
-    // NOTE: Fastify's router answers a URL with invalid percent-encoding or
+    // NOTE: Fastify's router replies to a URL with invalid percent-encoding or
     // a parameter over maxParamLength without running hooks, so those
     // requests publish no request event.
     fastify.addHook('onResponse', (request, reply, done) => {

@@ -60,7 +60,7 @@ export function isZ85Key(text: string): boolean {
 
 /**
  * Checks a Z85 key and returns it. `setting` names where it came from, such
- * as a flag or a file, so the message tells the user what to fix. The key
+ * as a flag or a file, so that the message names what to fix. The key
  * itself is never part of the message.
  */
 export function checkZ85Key(text: string, setting: string): string {

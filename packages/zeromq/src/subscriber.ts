@@ -25,7 +25,7 @@ export const HELLO_TIMEOUT_MS = 500;
 /**
  * How long a subscriber waits after a TCP connection is made for the ZeroMQ
  * handshake to finish before it reports the handshake as failed, as when a
- * CURVE publisher never answers a subscriber without keys.
+ * CURVE publisher never replies to a subscriber without keys.
  */
 export const HANDSHAKE_TIMEOUT_MS = 3000;
 

@@ -2,7 +2,7 @@ import type { Context } from 'zeromq';
 import { Reply } from 'zeromq';
 import { encodeZ85 } from './curve.js';
 
-/** Where libzmq sends ZAP requests, per RFC 27, within one context. */
+/** Endpoint of the ZAP handler that libzmq sends requests to, per RFC 27. */
 export const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 
 /** ZAP domain of zpub's publisher sockets. */
@@ -25,8 +25,8 @@ export interface RejectedPeer {
 }
 
 /**
- * Answers libzmq's ZAP requests for the sockets of one context: a CURVE
- * client whose public key is on the allowlist is accepted, every other
+ * Replies to libzmq's ZAP requests for the sockets of one context. A CURVE
+ * client whose public key is on the allowlist is accepted, and every other
  * request is rejected with status 400. `onRejected` runs once per peer,
  * that is once per key and address.
  */

@@ -8,4 +8,8 @@ export interface StatsRequest {
 /** What the soak server process sends the driver. */
 export type ServerMessage =
   | { kind: 'listening'; url: string; endpoint: string }
-  | ({ kind: 'stats'; rssBytes: number } & PublisherStats);
+  | ({
+      kind: 'stats';
+      rssBytes: number;
+      heapUsedBytes: number;
+    } & PublisherStats);

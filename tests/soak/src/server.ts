@@ -4,7 +4,7 @@ import type { ServerMessage, StatsRequest } from './messages.js';
 
 /**
  * The soak's server, run as a child process of the soak driver: the zpub
- * plugin on an ephemeral loopback endpoint and routes that answer with
+ * plugin on an ephemeral loopback endpoint and routes that reply with
  * every status class. These routes exist only here, not in apps/server.
  */
 async function main(): Promise<void> {
@@ -43,9 +43,11 @@ async function main(): Promise<void> {
 
   process.on('message', (message: StatsRequest) => {
     if (message.kind === 'stats') {
+      const memory = process.memoryUsage();
       send({
         kind: 'stats',
-        rssBytes: process.memoryUsage().rss,
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
         ...app.zpub.stats,
       });
     }

@@ -266,7 +266,7 @@ async function report(
   const stats = await serverStats(server);
   const { byClass } = counters;
   process.stdout.write(
-    `${label}: rss ${formatMegabytes(stats.rssBytes)}, queue depth ${stats.queueDepth}, published ${stats.published}, received ${counters.received}, dropped ${stats.dropped}, missed ${counters.missed}, unrouted ${stats.unrouted}, send errors ${stats.sendErrors}; requests ${counters.requests} (2xx ${byClass['2xx']}, 3xx ${byClass['3xx']}, 4xx ${byClass['4xx']}, 5xx ${byClass['5xx']}, failed ${counters.requestErrors})\n`,
+    `${label}: rss ${formatMegabytes(stats.rssBytes)}, heap used ${formatMegabytes(stats.heapUsedBytes)}, queue depth ${stats.queueDepth}, published ${stats.published}, received ${counters.received}, dropped ${stats.dropped}, missed ${counters.missed}, unrouted ${stats.unrouted}, send errors ${stats.sendErrors}; requests ${counters.requests} (2xx ${byClass['2xx']}, 3xx ${byClass['3xx']}, 4xx ${byClass['4xx']}, 5xx ${byClass['5xx']}, failed ${counters.requestErrors})\n`,
   );
 
   return stats;
