@@ -9,7 +9,10 @@ export {
   type Frames,
 } from './codec.js';
 export {
+  AcknowledgementTimeoutError,
   DecodeError,
+  EndpointError,
+  InvalidEndpointError,
   InvalidTopicError,
   ZpubError,
   type DecodeErrorCode,
@@ -46,6 +49,7 @@ export {
   requestTopic,
 } from './topic.js';
 export type {
+  PendingAcknowledgement,
   PublisherTransport,
   SubscriberStatus,
   SubscriberStatusListener,
