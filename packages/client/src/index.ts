@@ -14,4 +14,12 @@ export {
   type SubscribeOptions,
   type Subscription,
 } from './subscribe.js';
-export { EndpointError, InvalidEndpointError } from '@zpub/zeromq';
+export { EndpointError, InvalidEndpointError } from '@zpub/protocol';
+export {
+  DEFAULT_STREAM_NAME,
+  DEFAULT_STREAM_SUBJECTS,
+  StreamConfigError,
+  type NatsConnectionChange,
+  type NatsJetStreamOptions,
+  type NatsStreamOptions,
+} from '@zpub/nats';

@@ -10,12 +10,14 @@ import {
   type SubscriberTransport,
   type ZpubEvent,
 } from '@zpub/protocol';
+import type { NatsJetStreamOptions } from '@zpub/nats';
 import { DEFAULT_ENDPOINT } from './publisher.js';
 import { openSubscriberTransport } from './transports.js';
 
 export interface SubscribeOptions extends DecodeOptions {
   /**
-   * One endpoint or several to connect to at once.
+   * One endpoint or several to connect to at once: ZeroMQ publishers or
+   * proxies, or the servers of one NATS system (`nats://HOST:PORT`).
    * @default 'tcp://127.0.0.1:5555'
    */
   endpoint?: string | readonly string[];
@@ -26,6 +28,12 @@ export interface SubscribeOptions extends DecodeOptions {
   topics?: readonly string[];
   /** ZMQ_RCVHWM for ZeroMQ endpoints. */
   receiveHighWaterMark?: number;
+  /**
+   * Read a JetStream stream rather than live core NATS: replay from a time
+   * or the last N events, keep a durable position, or share the events with
+   * a group. Only for `nats://` endpoints.
+   */
+  jetstream?: NatsJetStreamOptions;
   /** Called with everything that is not an event; see {@link Notice}. */
   onNotice?: (notice: Notice) => void;
 }
@@ -94,6 +102,9 @@ export function subscribe(options: SubscribeOptions = {}): Subscription {
       endpoints,
       filters: receiveAll ? [] : filters,
       receiveHighWaterMark: options.receiveHighWaterMark,
+      ...(options.jetstream === undefined
+        ? {}
+        : { jetstream: options.jetstream }),
       onStatus: (status) => subscription.handleStatus(status),
     }),
   );

@@ -1,15 +1,28 @@
-import type {
-  PublisherTransport,
-  SubscriberStatusListener,
-  SubscriberTransport,
+import {
+  InvalidEndpointError,
+  type PublisherTransport,
+  type SubscriberStatusListener,
+  type SubscriberTransport,
 } from '@zpub/protocol';
+import {
+  NatsPublisherTransport,
+  NatsSubscriberTransport,
+  type NatsConnectionChange,
+  type NatsJetStreamOptions,
+  type NatsStreamOptions,
+} from '@zpub/nats';
 import { ZmqPublisherTransport, ZmqSubscriberTransport } from '@zpub/zeromq';
-import { InvalidEndpointError } from '@zpub/zeromq';
+
+const ZMQ_SCHEMES: readonly string[] = ['tcp', 'ipc', 'inproc'];
 
 export interface OpenPublisherOptions {
   mode: 'bind' | 'connect';
   helloPayload: string;
   onError: (error: Error) => void;
+  /** JetStream stream for `nats://` endpoints; ignored by ZeroMQ. */
+  stream?: NatsStreamOptions;
+  ackTimeoutMs?: number;
+  onConnectionChange?: (change: NatsConnectionChange) => void;
 }
 
 /** Opens the publisher transport that the endpoint's scheme names. */
@@ -18,8 +31,20 @@ export async function openPublisherTransport(
   options: OpenPublisherOptions,
 ): Promise<PublisherTransport> {
   const scheme = schemeOf(endpoint);
-  if (scheme === 'tcp' || scheme === 'ipc' || scheme === 'inproc') {
+  if (ZMQ_SCHEMES.includes(scheme)) {
     return ZmqPublisherTransport.open(endpoint, options);
+  }
+  if (scheme === 'nats') {
+    // NATS clients always connect to the server, so `mode` does not apply.
+    return NatsPublisherTransport.open(endpoint, {
+      ...(options.stream === undefined ? {} : { stream: options.stream }),
+      ...(options.ackTimeoutMs === undefined
+        ? {}
+        : { ackTimeoutMs: options.ackTimeoutMs }),
+      ...(options.onConnectionChange === undefined
+        ? {}
+        : { onConnectionChange: options.onConnectionChange }),
+    });
   }
 
   throw unsupportedScheme(endpoint);
@@ -30,6 +55,8 @@ export interface OpenSubscriberOptions {
   filters: readonly string[];
   receiveHighWaterMark?: number;
   onStatus: SubscriberStatusListener;
+  /** Read a JetStream stream; only for `nats://` endpoints. */
+  jetstream?: NatsJetStreamOptions;
 }
 
 /** Opens the subscriber transport that the endpoints' scheme names. */
@@ -37,10 +64,23 @@ export function openSubscriberTransport(
   options: OpenSubscriberOptions,
 ): SubscriberTransport {
   const schemes = new Set(options.endpoints.map(schemeOf));
-  if (
-    [...schemes].every((scheme) => ['tcp', 'ipc', 'inproc'].includes(scheme))
-  ) {
+  if ([...schemes].every((scheme) => ZMQ_SCHEMES.includes(scheme))) {
+    if (options.jetstream !== undefined) {
+      throw new InvalidEndpointError(
+        options.endpoints.join(', '),
+        'replay, durable consumers and groups need a nats:// endpoint',
+      );
+    }
     return ZmqSubscriberTransport.open(options);
+  }
+  if ([...schemes].every((scheme) => scheme === 'nats')) {
+    return NatsSubscriberTransport.open(options);
+  }
+  if (schemes.has('nats')) {
+    throw new InvalidEndpointError(
+      options.endpoints.join(', '),
+      'nats:// endpoints cannot be mixed with ZeroMQ endpoints',
+    );
   }
 
   throw unsupportedScheme(options.endpoints.join(', '));
@@ -55,6 +95,6 @@ function schemeOf(endpoint: string): string {
 function unsupportedScheme(endpoint: string): InvalidEndpointError {
   return new InvalidEndpointError(
     endpoint,
-    'the scheme must be tcp://, ipc:// or inproc://',
+    'the scheme must be tcp://, ipc://, inproc:// or nats://',
   );
 }
