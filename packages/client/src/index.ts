@@ -19,6 +19,7 @@ export {
   DEFAULT_STREAM_NAME,
   DEFAULT_STREAM_SUBJECTS,
   StreamConfigError,
+  assertJetStreamName,
   type NatsConnectionChange,
   type NatsJetStreamOptions,
   type NatsStreamOptions,

@@ -56,3 +56,4 @@ export type {
   SubscriberTransport,
   TransportMessage,
 } from './transport.js';
+export { parseDuration } from './duration.js';
