@@ -10,7 +10,9 @@ import {
   InvalidArgumentError,
   Option,
 } from 'commander';
+import type { NatsJetStreamOptions } from '@zpub/client';
 import packageJson from '../package.json' with { type: 'json' };
+import { addJetStreamOptions, resolveJetStream } from './jetstream-options.js';
 
 /** Exit code of a usage error: an unknown option or an invalid value. */
 export const USAGE_EXIT_CODE = 2;
@@ -41,6 +43,8 @@ export interface Config {
   timeoutSeconds: number | undefined;
   maxMessageBytes: number;
   quiet: boolean;
+  /** Where to read a JetStream stream, or undefined for live events only. */
+  jetstream?: NatsJetStreamOptions;
 }
 
 /** The command line's outcome: a run to start, or an exit code. */
@@ -88,6 +92,13 @@ Options on the command line take precedence over environment variables.
 ZSUB_TOPIC takes topics separated by commas, ZSUB_QUIET takes 1, true, 0 or
 false, and a NO_COLOR that is set and not empty turns color off.
 
+With a nats:// endpoint zsub receives live events on core NATS. --stream,
+--since, --last, --durable and --group read the JetStream stream instead.
+
+Commands:
+  zsub proxy  forward ZeroMQ events from many publishers to many
+              subscribers; see zsub proxy --help
+
 Exit codes:
   0    --count events were printed, or stdout was closed
   1    runtime error, such as an invalid endpoint
@@ -98,9 +109,9 @@ Exit codes:
 
 /** Builds the commander program with every option of zsub. */
 export function createProgram(): Command {
-  return new Command('zsub')
+  const program = new Command('zsub')
     .description(
-      'Subscribe to a zpub publisher over ZeroMQ and print its events.',
+      'Subscribe to a zpub publisher over ZeroMQ or NATS and print its events.',
     )
     .version(packageJson.version, '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'print this help and exit')
@@ -128,7 +139,7 @@ export function createProgram(): Command {
     .addOption(
       new Option(
         '-e, --endpoint <url>',
-        'publisher endpoint, tcp://HOST:PORT or ipc://PATH, in place of --host and --port',
+        'publisher or proxy endpoint, tcp://HOST:PORT or ipc://PATH, or a NATS server, nats://HOST:PORT, in place of --host and --port',
       )
         .env('ZSUB_ENDPOINT')
         .argParser(parseEndpointText),
@@ -184,6 +195,8 @@ export function createProgram(): Command {
       outputError: (message, write) => write(formatUsageError(message)),
     })
     .exitOverride();
+
+  return addJetStreamOptions(program);
 }
 
 /**
@@ -225,8 +238,12 @@ function resolveConfig(program: Command, context: CommandLineContext): Config {
   const usageError = (message: string): never =>
     program.error(message, { exitCode: USAGE_EXIT_CODE });
 
+  const endpoint = resolveEndpoint(program, options, usageError);
+  const jetstream = resolveJetStream(program, endpoint, usageError);
+
   return {
-    endpoint: resolveEndpoint(program, options, usageError),
+    endpoint,
+    ...(jetstream === undefined ? {} : { jetstream }),
     topics: options.topic,
     output: resolveOutput(program, options, context, usageError),
     color: options.color && !isSet(context.env.NO_COLOR),

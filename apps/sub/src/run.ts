@@ -66,11 +66,17 @@ function openSubscription(config: Config, log: NoticeLog): Subscription {
     endpoint: config.endpoint,
     topics: config.topics,
     maxMessageBytes: config.maxMessageBytes,
+    ...(config.jetstream === undefined ? {} : { jetstream: config.jetstream }),
     onNotice: (notice) => log.notice(notice),
   });
-  void subscription.ready.then(({ endpoint, confirmed }) => {
-    log.ready(formatReady(endpoint, confirmed, config.topics));
-  });
+  // `ready` rejects when the run ends before the subscription is live, as
+  // when replayed events reach --count first; there is no ready line then.
+  subscription.ready.then(
+    ({ endpoint, confirmed }) => {
+      log.ready(formatReady(endpoint, confirmed, config.topics));
+    },
+    () => undefined,
+  );
 
   return subscription;
 }
@@ -78,7 +84,7 @@ function openSubscription(config: Config, log: NoticeLog): Subscription {
 /** Returns the one-line message for an error of subscribe, or undefined. */
 function describeStartError(error: unknown): string | undefined {
   if (error instanceof InvalidEndpointError) {
-    return `${PREFIX}${printable(error.message)}. Pass --endpoint tcp://HOST:PORT or ipc://PATH, or use --host and --port.`;
+    return `${PREFIX}${printable(error.message)}. Pass --endpoint tcp://HOST:PORT, ipc://PATH or nats://HOST:PORT, or use --host and --port.`;
   }
   if (error instanceof EndpointError) {
     return `${PREFIX}${printable(error.message)}. Check the address or path in the endpoint.`;
