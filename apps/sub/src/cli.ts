@@ -1,4 +1,5 @@
 import { parseCommandLine } from './options.js';
+import { runProxyCommand } from './proxy-command.js';
 import { RUNTIME_ERROR_EXIT_CODE, flush, run } from './run.js';
 
 // A reader that goes away, as `head` does, closes the pipe: that ends zsub
@@ -16,6 +17,9 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 process.stderr.on('error', () => undefined);
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'proxy') {
+    return runProxyCommand(process.argv.slice(3));
+  }
   const commandLine = await parseCommandLine(process.argv.slice(2), {
     env: process.env,
     stdoutIsTerminal: process.stdout.isTTY === true,

@@ -2,11 +2,13 @@ export {
   EndpointError,
   InvalidEndpointError,
   parseEndpoint,
+  toLibzmqBindEndpoint,
   type ParsedEndpoint,
 } from './endpoint.js';
 export {
   DEFAULT_SEND_HIGH_WATER_MARK,
   ZmqPublisherTransport,
+  describeZmqError,
   type ZmqPublisherOptions,
 } from './publisher.js';
 export {
