@@ -129,15 +129,17 @@ export async function runProxyCommand(
     }
     throw error;
   }
+  // The handlers are in place before the ready line, so that a signal sent
+  // as soon as the line appears is handled.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   const cache = flags.lastValueCache === true ? ', last-value cache on' : '';
   process.stderr.write(
     `${PREFIX}proxy ready, frontend ${proxy.frontend}, backend ${proxy.backend}${cache}\n`,
   );
-
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopped;
   await proxy.close();
   const { forwarded, cachedSent } = proxy.stats;
   process.stderr.write(

@@ -249,7 +249,7 @@ describe('runtime errors', () => {
   it.each([
     [
       'foo://x',
-      'zsub: invalid endpoint "foo://x": the scheme must be tcp://, ipc:// or inproc://.',
+      'zsub: invalid endpoint "foo://x": the scheme must be tcp://, ipc://, inproc:// or nats://.',
     ],
     [
       'tcp://127.0.0.1',
@@ -265,7 +265,7 @@ describe('runtime errors', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toEqual([]);
     expect(result.stderr).toEqual([
-      `${message} Pass --endpoint tcp://HOST:PORT or ipc://PATH, or use --host and --port.`,
+      `${message} Pass --endpoint tcp://HOST:PORT, ipc://PATH or nats://HOST:PORT, or use --host and --port.`,
     ]);
   });
 
