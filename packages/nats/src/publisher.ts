@@ -31,6 +31,9 @@ export const CONNECT_TIMEOUT_MS = 5000;
 /** Delay between reconnect attempts after NATS went away, in milliseconds. */
 export const RECONNECT_WAIT_MS = 250;
 
+/** Interval of the publisher's pings to the server, in milliseconds. */
+const PING_INTERVAL_MS = 10_000;
+
 /** A change of the publisher's connection to NATS. */
 export interface NatsConnectionChange {
   connected: boolean;
@@ -111,6 +114,11 @@ export class NatsPublisherTransport implements PublisherTransport {
         timeout: CONNECT_TIMEOUT_MS,
         maxReconnectAttempts: -1,
         reconnectTimeWait: RECONNECT_WAIT_MS,
+        // A server that vanishes without closing the connection is noticed
+        // after two unanswered pings, so about 20 s of events at most pile
+        // up in the client's buffer instead of the default 4 minutes.
+        pingInterval: PING_INTERVAL_MS,
+        maxPingOut: 2,
       });
     } catch (error) {
       throw new EndpointError(
