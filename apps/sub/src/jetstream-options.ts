@@ -74,18 +74,18 @@ export function resolveJetStream(
   now: Date = new Date(),
 ): NatsJetStreamOptions | undefined {
   const flags = program.opts<JetStreamFlags>();
-  const given = (['stream', 'since', 'last', 'durable', 'group'] as const)
+  const flagsGiven = (['stream', 'since', 'last', 'durable', 'group'] as const)
     .filter((name) => {
       const source = program.getOptionValueSource(name);
       return source === 'cli' || source === 'env';
     })
     .map((name) => `--${name}`);
-  if (given.length === 0) {
+  if (flagsGiven.length === 0) {
     return undefined;
   }
   if (!endpoint.startsWith('nats://')) {
     usageError(
-      `${given.join(', ')} ${given.length === 1 ? 'needs' : 'need'} a JetStream stream: pass --endpoint nats://HOST:PORT`,
+      `${flagsGiven.join(', ')} ${flagsGiven.length === 1 ? 'needs' : 'need'} a JetStream stream: pass --endpoint nats://HOST:PORT`,
     );
   }
   if (flags.since !== undefined && flags.last !== undefined) {

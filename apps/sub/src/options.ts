@@ -43,7 +43,7 @@ export interface Config {
   timeoutSeconds: number | undefined;
   maxMessageBytes: number;
   quiet: boolean;
-  /** Where to read a JetStream stream, or undefined for live events only. */
+  /** The JetStream stream and start position, or undefined for live events only. */
   jetstream?: NatsJetStreamOptions;
 }
 

@@ -20,7 +20,7 @@ const HELP_AFTER = `
 Publishers connect to the frontend, for example the server with
 --publish-connect tcp://127.0.0.1:5556, and subscribers connect to the
 backend, for example zsub --endpoint tcp://127.0.0.1:5555. Port 0 picks a
-free port. Once both are bound, the proxy writes
+free port. Once both are bound, the proxy writes a line that begins with
 "zsub: proxy ready, frontend ENDPOINT, backend ENDPOINT" to stderr.
 
 The proxy runs until SIGINT or SIGTERM and then exits 0. It exits 1 when an

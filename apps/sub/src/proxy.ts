@@ -41,7 +41,7 @@ const decoder = new TextDecoder();
 /**
  * A ZeroMQ XSUB/XPUB forwarder. Publishers connect to the frontend and
  * subscribers to the backend. Subscriptions travel upstream, each topic
- * once while any subscriber holds it, so publishers still filter, and hello
+ * once while any subscriber has it, so publishers still filter, and hello
  * subscriptions travel too, so that a publisher's hello reply confirms
  * that it applies the subscriber's filters. With the last-value cache, the
  * proxy sends a joining subscriber the cached events on its own hello
@@ -95,7 +95,7 @@ export class ZmqProxy {
     }
     const upstream = new XSubscriber({ ipv6: frontend.ipv6, linger: 0 });
     const downstream = new XPublisher({ ipv6: backend.ipv6, linger: 0 });
-    // Every subscription is passed up, so the proxy sees each subscriber's
+    // Every subscription is passed up, so the proxy receives each subscriber's
     // hello and counts forwarded topics itself. Unsubscriptions are passed
     // up only when the last subscriber of a topic leaves.
     downstream.verbosity = 'allSubs';
@@ -212,7 +212,7 @@ export class ZmqProxy {
 
   /**
    * Sends every cached event on the subscriber's hello topic, the only
-   * topic that no other subscriber holds. The subscriber's filters select
+   * topic that no other subscriber has. The subscriber's filters select
    * among them on its side.
    */
   async #sendCache(helloTopic: string): Promise<void> {

@@ -334,7 +334,7 @@ export class Publisher {
 /**
  * Returns the default `source`. A bound endpoint names one instance, but a
  * connected or NATS endpoint is shared by every instance, so the process id
- * tells them apart there.
+ * distinguishes them there.
  */
 function defaultSource(
   transport: PublisherTransport,

@@ -61,10 +61,11 @@ export interface NatsPublisherOptions {
 
 /**
  * Publishes on NATS subjects equal to the topics. With a stream, events on
- * subjects that the stream captures go through JetStream and are
- * acknowledged, off the caller's path; all others are published on core
- * NATS. While the connection is down, `send` rejects at once, so nothing
- * piles up in the client, and it works again after the client reconnects.
+ * subjects that the stream captures go through JetStream, and their
+ * acknowledgements are awaited off the caller's path. All others are
+ * published on core NATS. While the connection is down, `send` rejects at
+ * once, so nothing piles up in the client, and it works again after the
+ * client reconnects.
  */
 export class NatsPublisherTransport implements PublisherTransport {
   readonly endpoint: string;

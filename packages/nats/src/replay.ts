@@ -8,10 +8,10 @@ import { nanos } from '@nats-io/transport-node';
 /**
  * Returns the stream sequence from which the last `count` messages on the
  * subjects begin, or the first sequence when there are fewer. JetStream has
- * no "last N" deliver policy, so this searches the sequence range, asking
- * for each probe how many matching messages follow it; a probe is a
- * short-lived consumer whose `num_pending` is that count. It takes about
- * log2(messages in the stream) probes per subject.
+ * no "last N" deliver policy, so this runs a binary search over the
+ * sequence range. Each probe creates a short-lived consumer whose
+ * `num_pending` is the number of matching messages from that sequence on.
+ * It takes about log2(messages in the stream) probes per subject.
  */
 export async function startSequenceOfLast(
   manager: JetStreamManager,

@@ -19,7 +19,7 @@ import { startSequenceOfLast } from './replay.js';
 import { assertJetStreamName, isNotFound } from './stream.js';
 import { filtersToSubjects } from './subjects.js';
 
-/** Where a JetStream subscription starts and whose position it keeps. */
+/** The start and the durable position of a JetStream subscription. */
 export interface NatsJetStreamOptions {
   /** The stream to read. */
   stream: string;
@@ -30,7 +30,7 @@ export interface NatsJetStreamOptions {
   /**
    * A durable consumer that keeps its position across restarts. A new one
    * starts with the events published from its creation on, or from `since`
-   * or `last` when given; an existing one resumes where it stopped.
+   * or `last` when given. An existing one resumes where it stopped.
    */
   durable?: string;
   /**
@@ -77,9 +77,9 @@ const encoder = new TextEncoder();
 /**
  * Receives from NATS. Each topic filter becomes two subscriptions, `topic`
  * and `topic.>`, so the whole-token semantics match ZeroMQ's. On core NATS
- * the subscription is live once the server has answered a flush after the
+ * the subscription is live once the server has replied to a flush after the
  * SUB commands, and `live` is reported confirmed then. With JetStream, one
- * pull consumer per subject reads the stream; durable and group consumers
+ * pull consumer per subject reads the stream. Durable and group consumers
  * acknowledge each message when it is read, and return unread ones on close.
  */
 export class NatsSubscriberTransport implements SubscriberTransport {
@@ -134,6 +134,8 @@ export class NatsSubscriberTransport implements SubscriberTransport {
     while (true) {
       const message = this.#messages.shift();
       if (message !== undefined) {
+        // NOTE: the acknowledgement goes out when the message is read, before
+        // the caller handles it, so a crash in between loses that message.
         message.toAcknowledge?.ack();
         this.#resume?.();
         yield message.frames;
