@@ -1,9 +1,10 @@
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { Publisher } from '@zpub/client';
 import { XPublisher } from 'zeromq';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
-import { ZsubProcess, killRunningZsubs } from './helpers.js';
+import { ZsubProcess, killRunningZsubs, runZsub } from './helpers.js';
 
 afterEach(async () => {
   await killRunningZsubs();
@@ -296,5 +297,19 @@ describe('zsub proxy', () => {
     expect(proxy.process.stderrLines.at(-1)).toBe(
       'zsub: proxy stopped after forwarding 0 messages and 0 cached events',
     );
+  });
+});
+
+describe('zsub proxy --help', () => {
+  it('matches the README', async () => {
+    const result = await runZsub(['proxy', '--help']);
+    const readme = await readFile(
+      new URL('../README.md', import.meta.url),
+      'utf8',
+    );
+    const help = `${result.stdout.join('\n')}\n`;
+
+    expect(result.code).toBe(0);
+    expect(readme).toContain(`\`\`\`text\n${help}\`\`\``);
   });
 });
