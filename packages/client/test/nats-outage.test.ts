@@ -34,6 +34,11 @@ describe('NATS outage', () => {
       endpoint: server.endpoint,
       topics: ['load'],
     });
+    const durable = await collect({
+      endpoint: server.endpoint,
+      topics: ['load'],
+      jetstream: { stream: 'OUTAGE', durable: 'reader' },
+    });
 
     // Load: one event per millisecond-ish tick while the server goes away
     // and comes back. publish() must keep returning without throwing.
@@ -75,11 +80,20 @@ describe('NATS outage', () => {
         }
       }
     })();
+    const afterOnStream = await (async () => {
+      while (true) {
+        const [event] = await durable.take(1);
+        if ((event?.data as number) > mark) {
+          return event;
+        }
+      }
+    })();
     publishing = false;
     await load;
 
     expect(results.length).toBeGreaterThan(0);
     expect(after?.data).toBeGreaterThan(mark);
+    expect(afterOnStream?.data).toBeGreaterThan(mark);
     expect(changes.map((change) => change.connected)).toEqual([false, true]);
     expect(errors.length).toBeGreaterThan(0);
     expect(publisher.stats.acknowledged).toBeGreaterThan(acknowledgedBefore);

@@ -350,6 +350,31 @@ describe('JetStream', () => {
     ]);
   });
 
+  it('reports a stream without the topics', async () => {
+    const stream = testStream();
+    await openJetStreamPublisher(stream);
+    const warnings: string[] = [];
+    const subscription = subscribe({
+      endpoint: NATS_ENDPOINT,
+      topics: ['elsewhere'],
+      jetstream: { stream: stream.name, last: 1 },
+      onNotice: (notice) => {
+        if (notice.kind === 'warning') {
+          warnings.push(notice.message);
+        }
+      },
+    });
+    const events: unknown[] = [];
+    for await (const event of subscription) {
+      events.push(event);
+    }
+
+    expect(events).toEqual([]);
+    expect(warnings).toEqual([
+      `JetStream stream ${stream.name} stores none of the requested topics; it stores ${stream.prefix}.>`,
+    ]);
+  });
+
   it('adds missing subjects to an existing stream', async () => {
     const stream = testStream();
     const first = await openJetStreamPublisher(stream);

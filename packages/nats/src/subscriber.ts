@@ -16,7 +16,7 @@ import type {
 import { parseNatsEndpoint } from './endpoint.js';
 import { RECONNECT_WAIT_MS } from './publisher.js';
 import { startSequenceOfLast } from './replay.js';
-import { assertJetStreamName, isNotFound } from './stream.js';
+import { assertJetStreamName, isNotFound, patternCovers } from './stream.js';
 import { filtersToSubjects } from './subjects.js';
 
 /** The start and the durable position of a JetStream subscription. */
@@ -262,8 +262,10 @@ export class NatsSubscriberTransport implements SubscriberTransport {
     options: NatsJetStreamOptions,
   ): Promise<void> {
     const manager = await jetstreamManager(connection);
+    let streamSubjects: string[];
     try {
-      await manager.streams.info(options.stream);
+      streamSubjects = (await manager.streams.info(options.stream)).config
+        .subjects;
     } catch (error) {
       if (isNotFound(error)) {
         throw new Error(
@@ -274,10 +276,16 @@ export class NatsSubscriberTransport implements SubscriberTransport {
       throw error;
     }
 
-    const start = await this.#deliverPolicy(manager, options);
+    const subjects = consumerSubjects(this.#subjects, streamSubjects);
+    if (subjects.length === 0) {
+      throw new Error(
+        `JetStream stream ${options.stream} stores none of the requested topics; it stores ${streamSubjects.join(', ')}`,
+      );
+    }
+    const start = await this.#deliverPolicy(manager, options, subjects);
     const durableName = options.durable ?? options.group;
     const client = jetstream(connection);
-    for (const [index, subject] of this.#subjects.entries()) {
+    for (const [index, subject] of subjects.entries()) {
       const config: Partial<ConsumerConfig> = {
         ...start,
         ...(subject === '>' ? {} : { filter_subject: subject }),
@@ -293,9 +301,7 @@ export class NatsSubscriberTransport implements SubscriberTransport {
         name = info.name;
       } else {
         name =
-          this.#subjects.length === 1
-            ? durableName
-            : `${durableName}-${index + 1}`;
+          subjects.length === 1 ? durableName : `${durableName}-${index + 1}`;
         await ensureDurable(manager, options.stream, name, {
           ...config,
           durable_name: name,
@@ -315,6 +321,7 @@ export class NatsSubscriberTransport implements SubscriberTransport {
   async #deliverPolicy(
     manager: JetStreamManager,
     options: NatsJetStreamOptions,
+    subjects: readonly string[],
   ): Promise<Partial<ConsumerConfig>> {
     if (options.since !== undefined) {
       return {
@@ -326,7 +333,7 @@ export class NatsSubscriberTransport implements SubscriberTransport {
       const sequence = await startSequenceOfLast(
         manager,
         options.stream,
-        this.#subjects,
+        subjects,
         options.last,
       );
       return {
@@ -400,4 +407,34 @@ async function ensureDurable(
     }
   }
   await manager.consumers.add(stream, config);
+}
+
+/**
+ * Returns the filter subjects of the consumers for a subscription's
+ * subjects. NATS servers before 2.10 reject a consumer whose filter the
+ * stream's subjects do not cover, so a subject the stream covers is kept, a
+ * broader one is narrowed to the stream subjects it covers, and one that no
+ * stream subject overlaps is dropped. `>` stands for the whole stream.
+ */
+export function consumerSubjects(
+  subjects: readonly string[],
+  streamSubjects: readonly string[],
+): string[] {
+  if (subjects.includes('>')) {
+    return ['>'];
+  }
+  const result = new Set<string>();
+  for (const subject of subjects) {
+    if (streamSubjects.some((pattern) => patternCovers(pattern, subject))) {
+      result.add(subject);
+      continue;
+    }
+    for (const pattern of streamSubjects) {
+      if (patternCovers(subject, pattern)) {
+        result.add(pattern);
+      }
+    }
+  }
+
+  return [...result];
 }

@@ -6,6 +6,7 @@ import {
   subjectMatches,
 } from '../src/index.js';
 import { assertJetStreamName, patternCovers } from '../src/stream.js';
+import { consumerSubjects } from '../src/subscriber.js';
 
 describe('filtersToSubjects', () => {
   it('maps a filter to the topic and its children', () => {
@@ -84,5 +85,33 @@ describe('assertJetStreamName', () => {
     expect(() => assertJetStreamName('stream', name)).toThrow(
       /invalid stream name/,
     );
+  });
+});
+
+describe('consumerSubjects', () => {
+  it('keeps subjects the stream covers', () => {
+    expect(
+      consumerSubjects(['number', 'number.>'], ['number', 'number.>']),
+    ).toEqual(['number', 'number.>']);
+  });
+
+  it('drops subjects the stream cannot store', () => {
+    expect(consumerSubjects(['load', 'load.>'], ['load.>'])).toEqual([
+      'load.>',
+    ]);
+  });
+
+  it('narrows a subject broader than the stream', () => {
+    expect(
+      consumerSubjects(['http', 'http.>'], ['http.GET.>', 'jobs']),
+    ).toEqual(['http.GET.>']);
+  });
+
+  it('keeps the whole stream for every subject', () => {
+    expect(consumerSubjects(['>'], ['http.>'])).toEqual(['>']);
+  });
+
+  it('returns nothing when no subject overlaps', () => {
+    expect(consumerSubjects(['other', 'other.>'], ['http.>'])).toEqual([]);
   });
 });
