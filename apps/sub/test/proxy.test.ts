@@ -258,6 +258,28 @@ describe('zsub proxy', () => {
     await zsub.waitForStderr('restarted');
   });
 
+  it('resumes after the subscriber restarts', async () => {
+    const proxy = await startProxy();
+    const publisher = await connectPublisher(proxy.frontend);
+    const args = ['--endpoint', proxy.backend, '--topic', 'number', '--raw'];
+    const first = new ZsubProcess([...args, '--count', '1']);
+    await first.waitForReady();
+    await publishUntilPrinted(publisher, first, 1, () => 'first subscriber');
+    expect((await first.exited).code).toBe(0);
+
+    // The first subscriber's unsubscription travelled upstream, so the
+    // second one's subscription must travel up again to get events.
+    const second = new ZsubProcess(args);
+    const ready = await second.waitForReady();
+    publisher.publish('number', 'second subscriber');
+    await second.waitForStdoutLines(1);
+
+    expect(ready).toBe(
+      `zsub: ready, subscribed to ${proxy.backend} (topics: number)`,
+    );
+    expect(second.stdoutLines).toEqual(['second subscriber']);
+  });
+
   it('exits 1 when the port is in use', async () => {
     const proxy = await startProxy();
     const clash = new ZsubProcess([

@@ -6,6 +6,16 @@ const NATS_ENDPOINT = /^nats:\/\/(\[[^\]]*\]|[^:/[\]@]+)(?::([0-9]{1,5}))?$/;
 /** The port of a NATS endpoint that names none. */
 export const DEFAULT_NATS_PORT = 4222;
 
+/**
+ * Checks an endpoint that lists one or more servers of one NATS system,
+ * separated by commas as in `nats://a:4222,nats://b:4222`, and returns
+ * them as the client's server entries. The client moves to another server
+ * of the list when one goes away.
+ */
+export function parseNatsServers(endpoint: string): string[] {
+  return endpoint.split(',').map((part) => parseNatsEndpoint(part.trim()));
+}
+
 /** Returns true for an endpoint that names the NATS transport. */
 export function isNatsEndpoint(endpoint: string): boolean {
   return endpoint.startsWith('nats://');

@@ -2,6 +2,7 @@ export {
   DEFAULT_NATS_PORT,
   isNatsEndpoint,
   parseNatsEndpoint,
+  parseNatsServers,
 } from './endpoint.js';
 export {
   CONNECT_TIMEOUT_MS,

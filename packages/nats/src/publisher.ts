@@ -15,7 +15,7 @@ import {
   type PublisherTransport,
   type TransportMessage,
 } from '@zpub/protocol';
-import { parseNatsEndpoint } from './endpoint.js';
+import { parseNatsServers } from './endpoint.js';
 import { ensureStream, type NatsStreamOptions } from './stream.js';
 import { subjectMatches } from './subjects.js';
 
@@ -106,11 +106,11 @@ export class NatsPublisherTransport implements PublisherTransport {
     endpoint: string,
     options: NatsPublisherOptions = {},
   ): Promise<NatsPublisherTransport> {
-    const server = parseNatsEndpoint(endpoint);
+    const servers = parseNatsServers(endpoint);
     let connection: NatsConnection;
     try {
       connection = await connect({
-        servers: [server],
+        servers,
         name: options.name ?? 'zpub publisher',
         timeout: CONNECT_TIMEOUT_MS,
         maxReconnectAttempts: -1,

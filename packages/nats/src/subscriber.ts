@@ -13,7 +13,7 @@ import type {
   SubscriberStatusListener,
   SubscriberTransport,
 } from '@zpub/protocol';
-import { parseNatsEndpoint } from './endpoint.js';
+import { parseNatsServers } from './endpoint.js';
 import { RECONNECT_WAIT_MS } from './publisher.js';
 import { startSequenceOfLast } from './replay.js';
 import { assertJetStreamName, isNotFound, patternCovers } from './stream.js';
@@ -41,7 +41,10 @@ export interface NatsJetStreamOptions {
 }
 
 export interface NatsSubscriberOptions {
-  /** `nats://HOST:PORT` of one or more servers of one NATS system. */
+  /**
+   * `nats://HOST:PORT` of one or more servers of one NATS system, as
+   * separate endpoints or separated by commas in one.
+   */
   endpoints: readonly string[];
   /** Topic filters; an empty list receives every topic. */
   filters: readonly string[];
@@ -111,7 +114,7 @@ export class NatsSubscriberTransport implements SubscriberTransport {
    * {@link StreamConfigError} for an invalid stream or consumer name.
    */
   static open(options: NatsSubscriberOptions): NatsSubscriberTransport {
-    const servers = options.endpoints.map(parseNatsEndpoint);
+    const servers = options.endpoints.flatMap(parseNatsServers);
     const replay = options.jetstream;
     if (replay !== undefined) {
       assertJetStreamName('stream', replay.stream);

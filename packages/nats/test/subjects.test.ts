@@ -3,6 +3,7 @@ import { InvalidEndpointError } from '@zpub/protocol';
 import {
   filtersToSubjects,
   parseNatsEndpoint,
+  parseNatsServers,
   subjectMatches,
 } from '../src/index.js';
 import { assertJetStreamName, patternCovers } from '../src/stream.js';
@@ -73,6 +74,20 @@ describe('parseNatsEndpoint', () => {
   ])('rejects %s', (endpoint, message) => {
     expect(() => parseNatsEndpoint(endpoint)).toThrow(InvalidEndpointError);
     expect(() => parseNatsEndpoint(endpoint)).toThrow(message);
+  });
+});
+
+describe('parseNatsServers', () => {
+  it('splits a list of servers', () => {
+    expect(
+      parseNatsServers('nats://127.0.0.1:4222, nats://127.0.0.1:4223'),
+    ).toEqual(['127.0.0.1:4222', '127.0.0.1:4223']);
+  });
+
+  it('rejects an invalid server in the list', () => {
+    expect(() => parseNatsServers('nats://127.0.0.1:4222,tcp://x:1')).toThrow(
+      /invalid endpoint "tcp:\/\/x:1"/,
+    );
   });
 });
 

@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OwnNatsServer } from '../../../packages/nats/test/nats-server.js';
 import {
   Child,
   SERVER_BIN,
@@ -11,8 +9,6 @@ import {
   startServer,
   startZsub,
 } from './processes.js';
-
-const NATS_ENDPOINT = 'nats://127.0.0.1:4222';
 
 const children: Child[] = [];
 
@@ -108,14 +104,16 @@ async function waitForPath(serverUrl: string, endpoint: string): Promise<void> {
   }
 }
 
-async function deleteStream(name: string): Promise<void> {
-  const connection = await connect({ servers: '127.0.0.1:4222' });
-  try {
-    const manager = await jetstreamManager(connection);
-    await manager.streams.delete(name).catch(() => undefined);
-  } finally {
-    await connection.close();
-  }
+/**
+ * Starts a nats-server of the test's own. The example server's topics, such
+ * as `number`, cannot take a per-test prefix, and JetStream rejects two
+ * streams whose subjects overlap, so these tests do not share a server with
+ * others.
+ */
+async function startNats(): Promise<string> {
+  const nats = await OwnNatsServer.start();
+
+  return nats.endpoint;
 }
 
 describe('deployments', () => {
@@ -135,9 +133,10 @@ describe('deployments', () => {
     await waitForPath(behindProxy.url, proxy.backend);
     const proxyOutput = await printThreeNumbers(behindProxy.url, proxy.backend);
 
-    const onNats = await startServer(['--publish', NATS_ENDPOINT]);
+    const natsEndpoint = await startNats();
+    const onNats = await startServer(['--publish', natsEndpoint]);
     children.push(onNats.child);
-    const natsOutput = await printThreeNumbers(onNats.url, NATS_ENDPOINT);
+    const natsOutput = await printThreeNumbers(onNats.url, natsEndpoint);
 
     const expected = ['{"number":1}', '{"number":2}', '{"number":3}'];
     expect(directOutput).toEqual(expected);
@@ -146,18 +145,18 @@ describe('deployments', () => {
   });
 
   it('resumes a durable zsub after a restart', async () => {
-    const stream = `ZPUB_E2E_${randomBytes(4).toString('hex')}`;
-    onTestFinished(() => deleteStream(stream));
+    const natsEndpoint = await startNats();
+    const stream = 'ZPUB';
     const server = await startServer([
       '--publish',
-      NATS_ENDPOINT,
+      natsEndpoint,
       '--stream',
       stream,
     ]);
     children.push(server.child);
     const args = [
       '--endpoint',
-      NATS_ENDPOINT,
+      natsEndpoint,
       '--stream',
       stream,
       '--durable',
@@ -187,6 +186,27 @@ describe('deployments', () => {
       .map(parseLog)
       .find((log) => log?.msg === 'zpub publisher closed');
 
+    const last = new Child(process.execPath, [
+      ZSUB_BIN,
+      '--endpoint',
+      natsEndpoint,
+      '--stream',
+      stream,
+      '--topic',
+      'number',
+      '--last',
+      '3',
+      '--raw',
+      '--count',
+      '3',
+    ]);
+    children.push(last);
+    expect((await last.exited).code).toBe(0);
+    expect(last.stdout).toEqual([
+      '{"number":2}',
+      '{"number":3}',
+      '{"number":4}',
+    ]);
     expect(first.stdout).toEqual(['{"number":1}', '{"number":2}']);
     expect(code).toBe(0);
     expect(second.stdout).toEqual(['{"number":3}', '{"number":4}']);
@@ -195,6 +215,53 @@ describe('deployments', () => {
       ackFailures: 0,
       ackTimeouts: 0,
     });
+  });
+
+  it('shares events among a zsub group', async () => {
+    const natsEndpoint = await startNats();
+    const stream = 'ZPUB';
+    const server = await startServer([
+      '--publish',
+      natsEndpoint,
+      '--stream',
+      stream,
+    ]);
+    children.push(server.child);
+    const member = (): Promise<Child> =>
+      startZsub([
+        '--endpoint',
+        natsEndpoint,
+        '--stream',
+        stream,
+        '--group',
+        'workers',
+        '--topic',
+        'number',
+        '--raw',
+      ]);
+    const members = [await member(), await member()];
+    children.push(...members);
+
+    const total = 30;
+    for (let number = 1; number <= total; number++) {
+      await get(`${server.url}/print/${number}`);
+    }
+    const printed = (): string[] => members.flatMap((child) => child.stdout);
+    const deadline = Date.now() + 10_000;
+    while (printed().length < total && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // A duplicate would have arrived by the time one more event does.
+    await get(`${server.url}/print/${total + 1}`);
+    while (printed().length < total + 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const numbers = printed().map(
+      (line) => (JSON.parse(line) as { number: number }).number,
+    );
+
+    expect(numbers).toHaveLength(total + 1);
+    expect(new Set(numbers).size).toBe(total + 1);
   });
 
   it('exits 1 when NATS cannot be reached', async () => {
