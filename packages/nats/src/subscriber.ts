@@ -188,6 +188,9 @@ export class NatsSubscriberTransport implements SubscriberTransport {
 
   async #start(): Promise<void> {
     try {
+      // NOTE: the client cannot cancel a first connection that is still
+      // waiting for a server, so closing before then leaves its retry
+      // timer running until a server answers.
       const connection = await connect({
         servers: this.#servers,
         name: 'zsub',
