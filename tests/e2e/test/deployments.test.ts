@@ -282,3 +282,45 @@ describe('deployments', () => {
     );
   });
 });
+
+describe('server publish flags', () => {
+  it.each([
+    [
+      ['--stream', 'ZPUB'],
+      'error: --stream needs a nats:// endpoint in --publish, got "tcp://127.0.0.1:5555"',
+    ],
+    [
+      [
+        '--publish',
+        'tcp://127.0.0.1:0',
+        '--publish-connect',
+        'tcp://127.0.0.1:1',
+      ],
+      'error: --publish-connect cannot be combined with --publish',
+    ],
+    [
+      ['--publish-connect', 'nats://127.0.0.1:4222'],
+      'error: --publish-connect takes a ZeroMQ endpoint; pass a nats:// endpoint with --publish',
+    ],
+    [
+      ['--stream', 'a.b'],
+      "error: option '--stream <name>' argument 'a.b' is invalid. invalid stream name \"a.b\": use 1 to 64 letters, digits, - or _",
+    ],
+    [
+      ['--stream-max-age', 'soon'],
+      "error: option '--stream-max-age <duration>' argument 'soon' is invalid. expected a duration such as 30m, 24h or 7d, or 0 to keep events until the size limit",
+    ],
+  ])('exits 2 for %j', async (args, message) => {
+    const server = new Child(process.execPath, [
+      SERVER_BIN,
+      '--port',
+      '0',
+      ...args,
+    ]);
+    children.push(server);
+    const { code } = await server.exited;
+
+    expect(code).toBe(2);
+    expect(server.stderr[0]).toBe(message);
+  });
+});
