@@ -30,11 +30,13 @@ export function formatReady(
 
 /**
  * Returns the stderr line of a notice, without the newline, or undefined for
- * the ready notice, which zsub prints from {@link formatReady}.
+ * the ready notice, which zsub prints from {@link formatReady}, and for the
+ * live notice of one of several endpoints, which only the ready line follows.
  */
 export function formatNotice(notice: Notice): string | undefined {
   switch (notice.kind) {
     case 'ready':
+    case 'live':
       return undefined;
     case 'reconnected': {
       const suffix = notice.confirmed ? '' : UNCONFIRMED;
