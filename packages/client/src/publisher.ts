@@ -26,7 +26,7 @@ export const MAX_BATCH_BYTES = 256 * 1024;
 
 export interface PublisherOptions {
   /**
-   * Where to publish: `tcp://IP:PORT`, `ipc://PATH` or `inproc://NAME`.
+   * Endpoint to publish on: `tcp://IP:PORT`, `ipc://PATH` or `inproc://NAME`.
    * Port 0 binds an ephemeral port; {@link Publisher.endpoint} has the real one.
    * @default 'tcp://127.0.0.1:5555'
    */

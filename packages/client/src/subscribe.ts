@@ -6,6 +6,7 @@ import {
   isControlTopic,
   matchesAnyFilter,
   type DecodeOptions,
+  type SequenceObservation,
   type SubscriberStatus,
   type SubscriberTransport,
   type ZpubEvent,
@@ -71,25 +72,11 @@ export type Notice =
   | { kind: 'disconnected'; endpoint: string }
   /** A message that was skipped because it could not be decoded. */
   | { kind: 'invalid'; error: DecodeError }
-  /** Events of `topic` that never arrived, e.g. dropped by a full queue. */
-  | {
-      kind: 'gap';
-      topic: string;
-      instance: string;
-      missed: number;
-      expected: number;
-      received: number;
-    }
-  /** A publisher restarted: its sequences begin again. */
-  | { kind: 'restart'; source: string; previous: string; current: string }
-  /** A sequence at or below the last one seen, as from a duplicate. */
-  | {
-      kind: 'out-of-order';
-      topic: string;
-      instance: string;
-      received: number;
-      last: number;
-    }
+  /**
+   * A gap (events that never arrived, e.g. dropped by a full queue), a
+   * publisher restart, or an event out of order, from {@link SequenceTracker}.
+   */
+  | Extract<SequenceObservation, { kind: 'gap' | 'restart' | 'out-of-order' }>
   | { kind: 'warning'; endpoint: string; message: string };
 
 /** A live subscription: iterate it for events, close it when done. */
