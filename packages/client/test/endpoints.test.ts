@@ -1,3 +1,4 @@
+import { XPublisher } from 'zeromq';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Publisher, subscribe, type Notice } from '../src/index.js';
 import {
@@ -69,6 +70,30 @@ describe('several endpoints', () => {
       ],
     });
     expect(notices.map((notice) => notice.kind)).toEqual(['live', 'ready']);
+  });
+
+  it('are confirmed each by its own publisher', async () => {
+    const publisher = await openPublisher();
+    // A bare XPUB socket, as a publisher that is not zpub's: it never sends
+    // a hello reply.
+    const silent = new XPublisher({ linger: 0 });
+    onTestFinished(() => silent.close());
+    await silent.bind('tcp://127.0.0.1:*');
+    const silentEndpoint = silent.lastEndpoint as string;
+
+    const collector = await collect({
+      endpoint: [publisher.endpoint, silentEndpoint],
+      topics: ['number'],
+    });
+    const ready = collector.notices.find((notice) => notice.kind === 'ready');
+
+    expect(ready).toMatchObject({
+      confirmed: false,
+      endpoints: [
+        { endpoint: publisher.endpoint, confirmed: true },
+        { endpoint: silentEndpoint, confirmed: false },
+      ],
+    });
   });
 
   it('connect a repeated endpoint once', async () => {
