@@ -278,7 +278,7 @@ async function waitForFile(path: string, lines: number): Promise<void> {
   }
 }
 
-/** Polls `condition` every 10 ms until it holds or `limitMs` passed. */
+/** Polls `condition` every 10 ms until it is true or `limitMs` passed. */
 async function waitUntil(
   condition: () => boolean,
   limitMs: number,
