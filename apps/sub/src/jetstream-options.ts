@@ -34,6 +34,7 @@ export function addJetStreamOptions(program: Command): Command {
         'replay stored events from this long ago (30s, 5m, 2h, 1d) or from an ISO 8601 time, then go on live',
       )
         .env('ZSUB_SINCE')
+        .default(undefined, 'live events only')
         .argParser(parseSince),
     )
     .addOption(
@@ -42,6 +43,7 @@ export function addJetStreamOptions(program: Command): Command {
         'replay the last this many stored events that match the topics, then go on live',
       )
         .env('ZSUB_LAST')
+        .default(undefined, 'live events only')
         .argParser(parseCount),
     )
     .addOption(
@@ -50,6 +52,7 @@ export function addJetStreamOptions(program: Command): Command {
         'keep a position on the server under this name and resume from it after a restart',
       )
         .env('ZSUB_DURABLE')
+        .default(undefined, 'none, no position is kept')
         .argParser((value) => parseName('durable consumer', value)),
     )
     .addOption(
@@ -58,18 +61,19 @@ export function addJetStreamOptions(program: Command): Command {
         'share the events with every zsub of this group name: each event goes to one of them',
       )
         .env('ZSUB_GROUP')
+        .default(undefined, 'none, every event to this zsub')
         .argParser((value) => parseName('group', value)),
     );
 }
 
 /**
  * Returns the JetStream options of the command line, or undefined when none
- * is given. Calls `usageError` for conflicting options and for a ZeroMQ
- * endpoint.
+ * is given. Calls `usageError` for conflicting options and for ZeroMQ
+ * endpoints.
  */
 export function resolveJetStream(
   program: Command,
-  endpoint: string,
+  endpoints: readonly string[],
   usageError: (message: string) => never,
   now: Date = new Date(),
 ): NatsJetStreamOptions | undefined {
@@ -83,7 +87,7 @@ export function resolveJetStream(
   if (flagsGiven.length === 0) {
     return undefined;
   }
-  if (!endpoint.startsWith('nats://')) {
+  if (!endpoints.every((endpoint) => endpoint.startsWith('nats://'))) {
     usageError(
       `${flagsGiven.join(', ')} ${flagsGiven.length === 1 ? 'needs' : 'need'} a JetStream stream: pass --endpoint nats://HOST:PORT`,
     );

@@ -16,7 +16,7 @@ function resolve(args: string[], endpoint = NATS): unknown {
 
   return resolveJetStream(
     program,
-    endpoint,
+    [endpoint],
     (message) => {
       throw new Error(message);
     },

@@ -10,7 +10,9 @@ export {
 } from './publisher.js';
 export {
   subscribe,
+  type EndpointReadiness,
   type Notice,
+  type Readiness,
   type SubscribeOptions,
   type Subscription,
 } from './subscribe.js';

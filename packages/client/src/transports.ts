@@ -59,21 +59,20 @@ export interface OpenSubscriberOptions {
   jetstream?: NatsJetStreamOptions;
 }
 
-/** Opens the subscriber transport that the endpoints' scheme names. */
+/**
+ * Opens the subscriber transport that the endpoints' scheme names. Several
+ * ZeroMQ endpoints get one socket each: a SUB socket sends every
+ * subscription to every connection, so with one socket the hello reply of
+ * one publisher would also confirm the connection to another. Several NATS
+ * endpoints are servers of one system and share one connection.
+ */
 export function openSubscriberTransport(
   options: OpenSubscriberOptions,
 ): SubscriberTransport {
   const schemes = new Set(options.endpoints.map(schemeOf));
-  if ([...schemes].every((scheme) => ZMQ_SCHEMES.includes(scheme))) {
-    if (options.jetstream !== undefined) {
-      throw new InvalidEndpointError(
-        options.endpoints.join(', '),
-        'replay, durable consumers and groups need a nats:// endpoint',
-      );
-    }
-    return ZmqSubscriberTransport.open(options);
-  }
   if ([...schemes].every((scheme) => scheme === 'nats')) {
+    // The endpoints are servers of one NATS system, reached over one
+    // connection.
     return NatsSubscriberTransport.open(options);
   }
   if (schemes.has('nats')) {
@@ -82,8 +81,79 @@ export function openSubscriberTransport(
       'nats:// endpoints cannot be mixed with ZeroMQ endpoints',
     );
   }
+  if (![...schemes].every((scheme) => ZMQ_SCHEMES.includes(scheme))) {
+    throw unsupportedScheme(options.endpoints.join(', '));
+  }
+  if (options.jetstream !== undefined) {
+    throw new InvalidEndpointError(
+      options.endpoints.join(', '),
+      'replay, durable consumers and groups need a nats:// endpoint',
+    );
+  }
+  if (options.endpoints.length <= 1) {
+    return ZmqSubscriberTransport.open(options);
+  }
 
-  throw unsupportedScheme(options.endpoints.join(', '));
+  const transports: SubscriberTransport[] = [];
+  try {
+    for (const endpoint of options.endpoints) {
+      transports.push(
+        ZmqSubscriberTransport.open({ ...options, endpoints: [endpoint] }),
+      );
+    }
+  } catch (error) {
+    for (const transport of transports) {
+      void transport.close();
+    }
+    throw error;
+  }
+
+  return new MergedSubscriberTransport(transports);
+}
+
+/**
+ * Yields the messages of several transports as they arrive, in order within
+ * each transport, until every one of them has ended.
+ */
+class MergedSubscriberTransport implements SubscriberTransport {
+  readonly #transports: readonly SubscriberTransport[];
+
+  constructor(transports: readonly SubscriberTransport[]) {
+    this.#transports = transports;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array[]> {
+    const iterators = this.#transports.map((transport) =>
+      transport[Symbol.asyncIterator](),
+    );
+    type Next = { index: number; result: IteratorResult<Uint8Array[]> };
+    const pending = new Map<number, Promise<Next>>();
+    const pull = (index: number): void => {
+      const iterator = iterators[index];
+      if (iterator !== undefined) {
+        pending.set(
+          index,
+          iterator.next().then((result) => ({ index, result })),
+        );
+      }
+    };
+    iterators.forEach((_, index) => pull(index));
+
+    while (pending.size > 0) {
+      const { index, result } = await Promise.race(pending.values());
+      pending.delete(index);
+      if (result.done !== true) {
+        // Pulled again at the end of the map, so that a busy transport
+        // takes turns with the others.
+        pull(index);
+        yield result.value;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#transports.map((transport) => transport.close()));
+  }
 }
 
 function schemeOf(endpoint: string): string {

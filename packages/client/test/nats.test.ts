@@ -67,6 +67,28 @@ describe('core NATS', () => {
       kind: 'ready',
       endpoint: NATS_ENDPOINT,
       confirmed: true,
+      endpoints: [{ endpoint: NATS_ENDPOINT, confirmed: true }],
+    });
+  });
+
+  it('is ready once for a list of servers', async () => {
+    const { prefix } = testStream();
+    const publisher = await openNatsPublisher();
+    const second = 'nats://localhost:4222';
+    const collector = await collect({
+      endpoint: [NATS_ENDPOINT, second],
+      topics: [`${prefix}.number`],
+    });
+    publisher.publish(`${prefix}.number`, 1);
+    const events = await collector.take(1);
+
+    expect(events.map((event) => event.data)).toEqual([1]);
+    expect(collector.notices.map((notice) => notice.kind)).toEqual(['ready']);
+    expect(collector.notices[0]).toEqual({
+      kind: 'ready',
+      endpoint: `${NATS_ENDPOINT},${second}`,
+      confirmed: true,
+      endpoints: [{ endpoint: `${NATS_ENDPOINT},${second}`, confirmed: true }],
     });
   });
 

@@ -86,6 +86,7 @@ const encoder = new TextEncoder();
  * acknowledge each message when it is read, and return unread ones on close.
  */
 export class NatsSubscriberTransport implements SubscriberTransport {
+  /** The endpoints as given, joined by commas, as status reports name them. */
   readonly #endpoint: string;
   readonly #servers: string[];
   readonly #subjects: string[];
@@ -100,7 +101,7 @@ export class NatsSubscriberTransport implements SubscriberTransport {
   #closing: Promise<void> | undefined;
 
   private constructor(options: NatsSubscriberOptions, servers: string[]) {
-    this.#endpoint = options.endpoints[0] ?? '';
+    this.#endpoint = options.endpoints.join(',');
     this.#servers = servers;
     this.#subjects = filtersToSubjects(options.filters);
     this.#jetstreamOptions = options.jetstream;
