@@ -1,28 +1,13 @@
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { Publisher } from '@zpub/client';
 import { XPublisher } from 'zeromq';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { freePort } from '../../../packages/nats/test/nats-server.js';
 import { ZsubProcess, killRunningZsubs, runZsub } from './helpers.js';
 
 afterEach(async () => {
   await killRunningZsubs();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') {
-    throw new Error('no TCP address');
-  }
-
-  return address.port;
-}
 
 interface RunningProxy {
   process: ZsubProcess;

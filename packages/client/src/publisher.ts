@@ -166,13 +166,9 @@ export class Publisher {
         mode: options.mode ?? 'bind',
         helloPayload: JSON.stringify({ instance }),
         onError: (error) => options.onSendError?.(error),
-        ...(options.stream === undefined ? {} : { stream: options.stream }),
-        ...(options.ackTimeoutMs === undefined
-          ? {}
-          : { ackTimeoutMs: options.ackTimeoutMs }),
-        ...(options.onConnectionChange === undefined
-          ? {}
-          : { onConnectionChange: options.onConnectionChange }),
+        stream: options.stream,
+        ackTimeoutMs: options.ackTimeoutMs,
+        onConnectionChange: options.onConnectionChange,
       }));
 
     return new Publisher(transport, instance, options);

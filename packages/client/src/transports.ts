@@ -36,15 +36,7 @@ export async function openPublisherTransport(
   }
   if (scheme === 'nats') {
     // NATS clients always connect to the server, so `mode` does not apply.
-    return NatsPublisherTransport.open(endpoint, {
-      ...(options.stream === undefined ? {} : { stream: options.stream }),
-      ...(options.ackTimeoutMs === undefined
-        ? {}
-        : { ackTimeoutMs: options.ackTimeoutMs }),
-      ...(options.onConnectionChange === undefined
-        ? {}
-        : { onConnectionChange: options.onConnectionChange }),
-    });
+    return NatsPublisherTransport.open(endpoint, options);
   }
 
   throw unsupportedScheme(endpoint);

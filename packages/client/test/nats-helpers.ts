@@ -6,6 +6,7 @@ export {
   NATS_ENDPOINT,
   OwnNatsServer,
   testStream,
+  waitUntil,
   type TestStream,
 } from '../../nats/test/nats-server.js';
 

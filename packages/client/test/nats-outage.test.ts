@@ -1,22 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NatsConnectionChange } from '../src/index.js';
 import { collect } from './helpers.js';
-import { OwnNatsServer, openNatsPublisher } from './nats-helpers.js';
-
-/** Polls `condition` every 10 ms until it holds, for at most `limitMs`. */
-async function waitUntil(
-  description: string,
-  condition: () => boolean,
-  limitMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting until ${description}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { OwnNatsServer, openNatsPublisher, waitUntil } from './nats-helpers.js';
 
 describe('NATS outage', () => {
   it('counts failures and resumes after a restart', async () => {

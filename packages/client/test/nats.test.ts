@@ -6,30 +6,45 @@ import {
   InvalidEndpointError,
   subscribe,
   type Publisher,
-  type Subscription,
+  type SubscribeOptions,
 } from '../src/index.js';
 import { collect } from './helpers.js';
 import {
   NATS_ENDPOINT,
   openNatsPublisher,
   testStream,
+  waitUntil,
   type TestStream,
 } from './nats-helpers.js';
 
 /** Resolves once the stream has acknowledged `count` events. */
-async function acknowledged(
-  publisher: Publisher,
-  count: number,
-): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while ((publisher.stats.acknowledged ?? 0) < count) {
-    if (Date.now() > deadline) {
-      throw new Error(
-        `only ${publisher.stats.acknowledged} of ${count} events acknowledged: ${JSON.stringify(publisher.stats)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
+function acknowledged(publisher: Publisher, count: number): Promise<void> {
+  return waitUntil(
+    `${count} events are acknowledged`,
+    () => (publisher.stats.acknowledged ?? 0) >= count,
+    5000,
+  );
+}
+
+/** Reads a subscription to its end and collects its events and warnings. */
+async function readToEnd(
+  options: SubscribeOptions,
+): Promise<{ events: unknown[]; warnings: string[] }> {
+  const warnings: string[] = [];
+  const subscription = subscribe({
+    ...options,
+    onNotice: (notice) => {
+      if (notice.kind === 'warning') {
+        warnings.push(notice.message);
+      }
+    },
+  });
+  const events: unknown[] = [];
+  for await (const event of subscription) {
+    events.push(event);
   }
+
+  return { events, warnings };
 }
 
 function numbers(events: readonly ZpubEvent[]): unknown[] {
@@ -210,7 +225,10 @@ describe('JetStream', () => {
     // The stream stamps messages in milliseconds, so start strictly after
     // the old event's millisecond and publish the new one after the start.
     const since = new Date(Date.now() + 2);
-    await waitUntil(() => Date.now() > since.getTime());
+    await waitUntil(
+      'the start time has passed',
+      () => Date.now() > since.getTime(),
+    );
     const collector = await collect({
       endpoint: NATS_ENDPOINT,
       topics: [`${stream.prefix}.number`],
@@ -294,21 +312,11 @@ describe('JetStream', () => {
     });
     await first.subscription.close();
 
-    const warnings: string[] = [];
-    const second = subscribe({
+    const { events, warnings } = await readToEnd({
       endpoint: NATS_ENDPOINT,
       topics: [`${stream.prefix}.b`],
       jetstream: { stream: stream.name, durable: 'reader' },
-      onNotice: (notice) => {
-        if (notice.kind === 'warning') {
-          warnings.push(notice.message);
-        }
-      },
     });
-    const events: unknown[] = [];
-    for await (const event of second) {
-      events.push(event);
-    }
 
     expect(events).toEqual([]);
     expect(warnings).toEqual([
@@ -337,10 +345,16 @@ describe('JetStream', () => {
     for (let number = 1; number <= total; number++) {
       publisher.publish(`${stream.prefix}.job`, number);
     }
-    await waitUntil(() => received.flat().length >= total);
+    await waitUntil(
+      'every event arrived',
+      () => received.flat().length >= total,
+    );
     // Any event delivered twice would arrive by the time these are in.
     publisher.publish(`${stream.prefix}.job`, total + 1);
-    await waitUntil(() => received.flat().length >= total + 1);
+    await waitUntil(
+      'the last event arrived',
+      () => received.flat().length >= total + 1,
+    );
     await Promise.all(members.map((member) => member.close()));
     await Promise.all(reading);
 
@@ -351,20 +365,10 @@ describe('JetStream', () => {
 
   it('reports a missing stream and ends', async () => {
     const stream = testStream();
-    const warnings: string[] = [];
-    const subscription: Subscription = subscribe({
+    const { events, warnings } = await readToEnd({
       endpoint: NATS_ENDPOINT,
       jetstream: { stream: stream.name, last: 1 },
-      onNotice: (notice) => {
-        if (notice.kind === 'warning') {
-          warnings.push(notice.message);
-        }
-      },
     });
-    const events: unknown[] = [];
-    for await (const event of subscription) {
-      events.push(event);
-    }
 
     expect(events).toEqual([]);
     expect(warnings).toEqual([
@@ -375,21 +379,11 @@ describe('JetStream', () => {
   it('reports a stream without the topics', async () => {
     const stream = testStream();
     await openJetStreamPublisher(stream);
-    const warnings: string[] = [];
-    const subscription = subscribe({
+    const { events, warnings } = await readToEnd({
       endpoint: NATS_ENDPOINT,
       topics: ['elsewhere'],
       jetstream: { stream: stream.name, last: 1 },
-      onNotice: (notice) => {
-        if (notice.kind === 'warning') {
-          warnings.push(notice.message);
-        }
-      },
     });
-    const events: unknown[] = [];
-    for await (const event of subscription) {
-      events.push(event);
-    }
 
     expect(events).toEqual([]);
     expect(warnings).toEqual([
@@ -419,13 +413,3 @@ describe('JetStream', () => {
     ]);
   });
 });
-
-async function waitUntil(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      throw new Error('condition not met within 5000 ms');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -2,27 +2,13 @@ import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { zpub } from '../src/index.js';
-import { OwnNatsServer } from '../../nats/test/nats-server.js';
+import { OwnNatsServer, waitUntil } from '../../nats/test/nats-server.js';
 
 interface LogLine {
   level: number;
   msg: string;
   zpub?: Record<string, number>;
   repeats?: number;
-}
-
-/** Polls `condition` every 10 ms until it holds, for at most 10 s. */
-async function waitUntil(
-  description: string,
-  condition: () => boolean,
-): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting until ${description}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe('plugin on NATS', () => {

@@ -41,6 +41,24 @@ async function deleteStream(endpoint: string, name: string): Promise<void> {
   }
 }
 
+/**
+ * Polls `condition` every 10 ms until it holds, and fails after `limitMs`
+ * with `description` in the message.
+ */
+export async function waitUntil(
+  description: string,
+  condition: () => boolean,
+  limitMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting until ${description}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
 export async function freePort(): Promise<number> {
   const server = createServer();

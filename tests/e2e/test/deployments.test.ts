@@ -8,6 +8,7 @@ import {
   parseLog,
   startServer,
   startZsub,
+  type RunningServer,
 } from './processes.js';
 
 const children: Child[] = [];
@@ -116,6 +117,25 @@ async function startNats(): Promise<string> {
   return nats.endpoint;
 }
 
+/** Starts a nats-server and the example server storing events in ZPUB. */
+async function startServerOnStream(): Promise<{
+  natsEndpoint: string;
+  stream: string;
+  server: RunningServer;
+}> {
+  const natsEndpoint = await startNats();
+  const stream = 'ZPUB';
+  const server = await startServer([
+    '--publish',
+    natsEndpoint,
+    '--stream',
+    stream,
+  ]);
+  children.push(server.child);
+
+  return { natsEndpoint, stream, server };
+}
+
 describe('deployments', () => {
   it('prints the same through ZeroMQ, the proxy and NATS', async () => {
     const direct = await startServer();
@@ -145,15 +165,7 @@ describe('deployments', () => {
   });
 
   it('resumes a durable zsub after a restart', async () => {
-    const natsEndpoint = await startNats();
-    const stream = 'ZPUB';
-    const server = await startServer([
-      '--publish',
-      natsEndpoint,
-      '--stream',
-      stream,
-    ]);
-    children.push(server.child);
+    const { natsEndpoint, stream, server } = await startServerOnStream();
     const args = [
       '--endpoint',
       natsEndpoint,
@@ -218,15 +230,7 @@ describe('deployments', () => {
   });
 
   it('shares events among a zsub group', async () => {
-    const natsEndpoint = await startNats();
-    const stream = 'ZPUB';
-    const server = await startServer([
-      '--publish',
-      natsEndpoint,
-      '--stream',
-      stream,
-    ]);
-    children.push(server.child);
+    const { natsEndpoint, stream, server } = await startServerOnStream();
     const member = (): Promise<Child> =>
       startZsub([
         '--endpoint',
