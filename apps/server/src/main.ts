@@ -1,19 +1,54 @@
 import closeWithGrace from 'close-with-grace';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { assertJetStreamName } from '@zpub/client';
+import { parseDuration } from '@zpub/protocol';
+import type { ZpubPluginOptions } from '@zpub/fastify';
 import { buildApp } from './app.js';
 import { SECRET_KEY_VARIABLE, loadCurve, type LoadedCurve } from './curve.js';
 
 /** Longest wait for in-flight requests and the event queue at shutdown. */
 const SHUTDOWN_DELAY_MS = 10_000;
 
+/** Default of --stream-subjects: request events and the `number` topic. */
+const DEFAULT_STREAM_SUBJECTS = 'http.>,number,number.>';
+
 interface ServerFlags {
   host: string;
   port: number;
   publish: string;
+  publishMode: 'bind' | 'connect';
+  publishConnect?: string;
+  stream?: string;
+  streamSubjects: string;
+  streamMaxAge: number;
   logLevel: string;
   curveSecretKeyFile?: string;
   curvePublicKey?: string;
   curveAllowFile?: string;
+}
+
+function parseMaxAge(value: string): number {
+  if (value.trim() === '0') {
+    return 0;
+  }
+  const milliseconds = parseDuration(value);
+  if (milliseconds === undefined) {
+    throw new InvalidArgumentError(
+      'expected a duration such as 30m, 24h or 7d, or 0 to keep events until the size limit',
+    );
+  }
+
+  return milliseconds;
+}
+
+function parseStreamName(value: string): string {
+  try {
+    assertJetStreamName('stream', value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+
+  return value;
 }
 
 function parsePort(value: string): number {
@@ -42,10 +77,50 @@ function createProgram(): Command {
     .addOption(
       new Option(
         '--publish <endpoint>',
-        'ZeroMQ endpoint to bind for events (tcp://IP:PORT or ipc://PATH; port 0 picks a free one)',
+        'where to publish events: a ZeroMQ endpoint to bind (tcp://IP:PORT or ipc://PATH; port 0 picks a free one) or a NATS server (nats://HOST:PORT)',
       )
         .env('ZPUB_PUBLISH')
         .default('tcp://127.0.0.1:5555'),
+    )
+    .addOption(
+      new Option(
+        '--publish-mode <mode>',
+        'bind the ZeroMQ endpoint, or connect to it, as to the frontend of a zsub proxy',
+      )
+        .env('ZPUB_PUBLISH_MODE')
+        .choices(['bind', 'connect'])
+        .default('bind'),
+    )
+    .addOption(
+      new Option(
+        '--publish-connect <endpoint>',
+        'connect to this ZeroMQ endpoint, such as a zsub proxy frontend; same as --publish ENDPOINT --publish-mode connect',
+      ).env('ZPUB_PUBLISH_CONNECT'),
+    )
+    .addOption(
+      new Option(
+        '--stream <name>',
+        'store events in this JetStream stream, created at startup if missing (needs a nats:// --publish)',
+      )
+        .env('ZPUB_STREAM')
+        .argParser(parseStreamName),
+    )
+    .addOption(
+      new Option(
+        '--stream-subjects <subjects>',
+        'subjects the stream stores, separated by commas; other topics go out on core NATS only',
+      )
+        .env('ZPUB_STREAM_SUBJECTS')
+        .default(DEFAULT_STREAM_SUBJECTS),
+    )
+    .addOption(
+      new Option(
+        '--stream-max-age <duration>',
+        'age after which a new stream removes events, such as 24h or 7d; 0 keeps them until the 1 GiB size limit',
+      )
+        .env('ZPUB_STREAM_MAX_AGE')
+        .default(24 * 60 * 60 * 1000, '24h')
+        .argParser(parseMaxAge),
     )
     .addOption(
       new Option(
@@ -83,8 +158,51 @@ function isEndpointError(error: unknown): boolean {
   return name === 'EndpointError' || name === 'InvalidEndpointError';
 }
 
+/** Turns the publish flags into plugin options, or exits 2 for a conflict. */
+function resolvePublishOptions(
+  program: Command,
+  flags: ServerFlags,
+): ZpubPluginOptions {
+  const usageError = (message: string): never =>
+    program.error(`error: ${message}`, { exitCode: 2 });
+  let endpoint = flags.publish;
+  let mode = flags.publishMode;
+  if (flags.publishConnect !== undefined) {
+    if (program.getOptionValueSource('publish') === 'cli') {
+      usageError('--publish-connect cannot be combined with --publish');
+    }
+    endpoint = flags.publishConnect;
+    mode = 'connect';
+  }
+  const isNats = endpoint.startsWith('nats://');
+  if (isNats && mode === 'connect' && flags.publishConnect !== undefined) {
+    usageError(
+      '--publish-connect takes a ZeroMQ endpoint; pass a nats:// endpoint with --publish',
+    );
+  }
+  if (flags.stream === undefined) {
+    return { endpoint, mode };
+  }
+  if (!isNats) {
+    usageError(
+      `--stream needs a nats:// endpoint in --publish, got ${JSON.stringify(endpoint)}`,
+    );
+  }
+  const subjects = flags.streamSubjects
+    .split(',')
+    .map((subject) => subject.trim())
+    .filter((subject) => subject !== '');
+
+  return {
+    endpoint,
+    mode,
+    stream: { name: flags.stream, subjects, maxAgeMs: flags.streamMaxAge },
+  };
+}
+
 async function main(): Promise<void> {
-  const flags = createProgram().parse().opts<ServerFlags>();
+  const program = createProgram();
+  const flags = program.parse().opts<ServerFlags>();
   let curve: LoadedCurve | undefined;
   try {
     curve = loadCurve(flags, process.env);
@@ -98,14 +216,14 @@ async function main(): Promise<void> {
   }
   const app = buildApp({
     logger: { level: flags.logLevel },
-    zpub: { endpoint: flags.publish, curve: curve?.options },
+    zpub: { ...resolvePublishOptions(program, flags), curve: curve?.options },
   });
 
   try {
     await app.ready();
   } catch (error) {
     const hint = isEndpointError(error)
-      ? '; choose another endpoint with --publish or ZPUB_PUBLISH'
+      ? '; check the endpoint in --publish or ZPUB_PUBLISH, and for nats:// that the NATS server runs with JetStream when --stream is set'
       : '';
     app.log.fatal(
       { err: error },

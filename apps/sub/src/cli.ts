@@ -1,5 +1,6 @@
 import { runKeygen } from './keygen.js';
 import { parseCommandLine } from './options.js';
+import { runProxyCommand } from './proxy-command.js';
 import { RUNTIME_ERROR_EXIT_CODE, flush, run } from './run.js';
 
 // A reader that goes away, as `head` does, closes the pipe: that ends zsub
@@ -18,6 +19,9 @@ process.stderr.on('error', () => undefined);
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
+  if (args[0] === 'proxy') {
+    return runProxyCommand(args.slice(1));
+  }
   if (args[0] === 'keygen') {
     const exitCode = await runKeygen(args.slice(1));
     await Promise.all([flush(process.stdout), flush(process.stderr)]);

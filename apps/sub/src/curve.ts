@@ -27,13 +27,17 @@ export function addCurveOptions(program: Command): Command {
       new Option(
         '--server-key <key>',
         "the publisher's CURVE public key (40 characters of Z85); turns on CURVE encryption",
-      ).env('ZSUB_SERVER_KEY'),
+      )
+        .env('ZSUB_SERVER_KEY')
+        .default(undefined, 'none, no encryption'),
     )
     .addOption(
       new Option(
         '--curve-key-file <path>',
         `file with this subscriber's CURVE secret key, as \`zsub keygen --out\` writes it (or the key itself in ${SECRET_KEY_VARIABLE})`,
-      ).env('ZSUB_CURVE_KEY_FILE'),
+      )
+        .env('ZSUB_CURVE_KEY_FILE')
+        .default(undefined, 'a new key pair for each run'),
     );
 }
 

@@ -1,4 +1,4 @@
-import type { Notice } from '@zpub/client';
+import type { Notice, Readiness } from '@zpub/client';
 
 /** Prefix of every line zsub writes to stderr. */
 export const PREFIX = 'zsub: ';
@@ -12,10 +12,12 @@ export const MAX_PENDING_LINES = 100;
 const UNCONFIRMED =
   ' (publisher did not confirm; assumed live after the handshake)';
 
-/** Returns the ready line, without the newline. */
+/**
+ * Returns the ready line, without the newline. With several endpoints it
+ * names those whose publisher did not confirm.
+ */
 export function formatReady(
-  endpoint: string,
-  confirmed: boolean,
+  readiness: Readiness,
   topics: readonly string[],
 ): string {
   const filters = topics.filter((topic) => topic !== '');
@@ -23,18 +25,29 @@ export function formatReady(
     filters.length === 0 || filters.length < topics.length
       ? 'all'
       : filters.join(', ');
-  const suffix = confirmed ? '' : UNCONFIRMED;
+  const endpoints = readiness.endpoints.map(({ endpoint }) => endpoint);
+  const unconfirmed = readiness.endpoints
+    .filter((entry) => !entry.confirmed)
+    .map(({ endpoint }) => printable(endpoint));
+  let suffix = '';
+  if (endpoints.length <= 1 && unconfirmed.length > 0) {
+    suffix = UNCONFIRMED;
+  } else if (unconfirmed.length > 0) {
+    suffix = ` (${unconfirmed.join(', ')} did not confirm; assumed live after the handshake)`;
+  }
 
-  return `${PREFIX}ready, subscribed to ${printable(endpoint)} (topics: ${topicText})${suffix}`;
+  return `${PREFIX}ready, subscribed to ${printable(endpoints.join(', '))} (topics: ${topicText})${suffix}`;
 }
 
 /**
  * Returns the stderr line of a notice, without the newline, or undefined for
- * the ready notice, which zsub prints from {@link formatReady}.
+ * the ready notice, which zsub prints from {@link formatReady}, and for the
+ * live notice of one of several endpoints, which only the ready line follows.
  */
 export function formatNotice(notice: Notice): string | undefined {
   switch (notice.kind) {
     case 'ready':
+    case 'live':
       return undefined;
     case 'reconnected': {
       const suffix = notice.confirmed ? '' : UNCONFIRMED;
@@ -97,9 +110,26 @@ export class NoticeLog {
   #pendingLines: string[] | undefined = [];
   #droppedCount = 0;
 
+  /** Takes lines in place of `write` while it returns true. */
+  #interceptor: ((line: string) => boolean) | undefined;
+
   constructor(write: (line: string) => void, quiet: boolean) {
     this.#write = write;
     this.#quiet = quiet;
+  }
+
+  /**
+   * Sends each line to `interceptor` first, and writes it only when the
+   * interceptor returns false, as the stats view does while it is shown.
+   */
+  redirect(interceptor: (line: string) => boolean): void {
+    this.#interceptor = interceptor;
+  }
+
+  #output(line: string): void {
+    if (this.#interceptor?.(line) !== true) {
+      this.#write(line);
+    }
   }
 
   /**
@@ -112,7 +142,7 @@ export class NoticeLog {
       return;
     }
     if (!this.#quiet) {
-      this.#write(line);
+      this.#output(line);
     }
     this.writePendingLines();
   }
@@ -141,15 +171,27 @@ export class NoticeLog {
     this.#add(line);
   }
 
+  /** Reports a warning line of zsub itself, which --quiet still prints. */
+  warning(line: string): void {
+    this.#add(line);
+  }
+
+  /** Reports an informational line, which --quiet drops. */
+  info(line: string): void {
+    if (!this.#quiet) {
+      this.#add(line);
+    }
+  }
+
   /** Writes an error at once, after any held lines, even when quiet. */
   error(line: string): void {
     this.writePendingLines();
-    this.#write(line);
+    this.#output(line);
   }
 
   #add(line: string): void {
     if (this.#pendingLines === undefined) {
-      this.#write(line);
+      this.#output(line);
     } else if (this.#pendingLines.length < MAX_PENDING_LINES) {
       this.#pendingLines.push(line);
     } else {
@@ -168,10 +210,10 @@ export class NoticeLog {
     }
     this.#pendingLines = undefined;
     for (const line of pending) {
-      this.#write(line);
+      this.#output(line);
     }
     if (this.#droppedCount > 0) {
-      this.#write(
+      this.#output(
         `${PREFIX}${this.#droppedCount} more notices arrived before the subscription was ready and were not printed`,
       );
     }

@@ -10,9 +10,16 @@ import {
   InvalidArgumentError,
   Option,
 } from 'commander';
-import type { ZmqCurveClientOptions } from '@zpub/client';
+import type { NatsJetStreamOptions, ZmqCurveClientOptions } from '@zpub/client';
 import packageJson from '../package.json' with { type: 'json' };
+import {
+  addActionOptions,
+  resolveActionConfig,
+  type ActionConfig,
+} from './action-options.js';
 import { addCurveOptions, resolveCurve } from './curve.js';
+import { describeOption } from './help.js';
+import { addJetStreamOptions, resolveJetStream } from './jetstream-options.js';
 
 /** Exit code of a usage error: an unknown option or an invalid value. */
 export const USAGE_EXIT_CODE = 2;
@@ -31,8 +38,11 @@ export const OUTPUT_FORMATS = ['pretty', 'json', 'raw'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /** Everything a run of zsub needs, resolved from the command line. */
-export interface Config {
-  endpoint: string;
+export interface Config extends ActionConfig {
+  /** Publisher endpoints, one or more, without repeats. */
+  endpoints: string[];
+  /** The JetStream stream and start position, or undefined for live events only. */
+  jetstream?: NatsJetStreamOptions;
   /** Topic filters. An empty list receives every topic. */
   topics: string[];
   output: OutputFormat;
@@ -66,7 +76,7 @@ interface ProgramOptions {
   topic: string[];
   host: string;
   port: number;
-  endpoint?: string;
+  endpoint?: string[];
   output: OutputFormat | typeof AUTOMATIC_OUTPUT;
   json?: true;
   raw?: true;
@@ -81,7 +91,7 @@ interface ProgramOptions {
 const HELP_AFTER = `
 Events go to stdout, one per line. Notices go to stderr, one per line and
 prefixed "zsub: ". Unless --quiet is given, the first line on stderr is
-"zsub: ready, ..." once the subscription is live.
+"zsub: ready, ..." once the subscription is live at every endpoint.
 
 Output formats:
   pretty  local time (HH:MM:SS.mmm), topic and data as JSON. The time is the
@@ -91,16 +101,66 @@ Output formats:
   json    the whole CloudEvent as one line of JSON (NDJSON)
   raw     the event's data only: a string as it is, any other value as JSON
 
-Options on the command line take precedence over environment variables.
-ZSUB_TOPIC takes topics separated by commas, ZSUB_QUIET takes 1, true, 0 or
-false, and a NO_COLOR that is set and not empty turns color off.
+Templates:
+  --format replaces {PATH} with the event's field at PATH, such as {topic},
+  {id}, {time}, {data.status} or {data.params.number}: a string as it is,
+  any other value as JSON, and a missing field as nothing. {PATH:FORMAT}
+  reads the field as a time (RFC 3339 text, or milliseconds since the
+  epoch) and formats it in local time with %Y %m %d %H %M %S, %L
+  (milliseconds), %s (seconds since the epoch), %z, %F (%Y-%m-%d), %T
+  (%H:%M:%S) and %%. The escapes are \\t \\n \\r \\0 \\\\ \\{ and \\}. Each
+  event ends with a newline, unless the template ends with \\0.
 
-CURVE: --server-key turns on encryption. zsub exits 1 when the handshake
-keeps failing, as with a wrong key. "zsub keygen --out FILE" makes a key pair
-for --curve-key-file; see "zsub keygen --help".
+Filters:
+  --method, --route, --status and --slower-than pass request events only
+  (type dev.zpub.http.request). Every filter given must pass, and for a
+  repeated filter one of its values is enough.
+
+Expressions:
+  --expect takes terms separated by spaces, all of which must hold. A term
+  is FIELD OP VALUE, with OP one of = != > >= < <=. The fields method,
+  route, path, status and duration read request events as the filters do
+  (status=5xx, duration>250ms), and topic=T matches T and the topics under
+  it. Any other field is a path into the event: = and != compare it as
+  text, the other operators as a number. For example:
+    zsub --expect 'status=500 route=/checkout' --timeout 60
+
+Exec:
+  --exec runs COMMAND for each event, with the event as one line of JSON
+  on stdin and the variables ZSUB_TOPIC, ZSUB_ID, ZSUB_TYPE, ZSUB_SOURCE and
+  ZSUB_SEQUENCE set, and for request events ZSUB_METHOD, ZSUB_ROUTE,
+  ZSUB_PATH, ZSUB_STATUS and ZSUB_DURATION_MS. COMMAND runs through
+  /bin/sh -c when it contains a shell special character such as | ; & $ < >
+  * ? = or a quote, and directly otherwise. The commands write to zsub's
+  stdout and stderr. A command that fails or times out is counted and
+  reported on stderr, and zsub goes on. --count and --expect wait for the
+  running commands; a signal or --timeout stops them.
+
+Stats:
+  --stats counts the events that pass the filters. On a terminal it shows a
+  view refreshed every --interval: events/s per topic and route, status
+  classes, latency p50, p95 and p99 (within 1 %), missed events and
+  publisher instances. Otherwise it prints one logfmt line per interval,
+  such as "time=... events=12 rate=12.0/s total=40 ... p99=4.10ms ...".
+
+Options on the command line take precedence over environment variables.
+ZSUB_TOPIC, ZSUB_ENDPOINT and ZSUB_EXCLUDE take values separated by
+commas, ZSUB_QUIET takes 1, true, 0 or false, and a NO_COLOR that is set
+and not empty turns color off.
+
+NATS:
+  With nats:// endpoints zsub receives live events on core NATS. --stream,
+  --since, --last, --durable and --group read the JetStream stream
+  instead. zsub proxy forwards ZeroMQ events from many publishers to many
+  subscribers; zsub proxy --help describes it.
+
+CURVE:
+  --server-key turns on encryption for ZeroMQ endpoints. zsub exits 1 when
+  the handshake keeps failing, as with a wrong key. "zsub keygen --out FILE"
+  makes a key pair for --curve-key-file; see "zsub keygen --help".
 
 Exit codes:
-  0    --count events were printed, or stdout was closed
+  0    --count events were handled, --expect matched, or stdout was closed
   1    runtime error, such as an invalid endpoint, a failed handshake, or a
        bad message with --strict
   2    usage error
@@ -112,7 +172,7 @@ Exit codes:
 export function createProgram(): Command {
   const program = new Command('zsub')
     .description(
-      'Subscribe to a zpub publisher over ZeroMQ and print its events.',
+      'Subscribe to zpub publishers over ZeroMQ or NATS, and print, run a command for, or count each event.',
     )
     .version(packageJson.version, '-V, --version', 'print the version and exit')
     .helpOption('-h, --help', 'print this help and exit')
@@ -140,10 +200,11 @@ export function createProgram(): Command {
     .addOption(
       new Option(
         '-e, --endpoint <url>',
-        'publisher endpoint, tcp://HOST:PORT or ipc://PATH, in place of --host and --port',
+        'publisher or proxy endpoint, tcp://HOST:PORT or ipc://PATH, or a NATS server, nats://HOST:PORT, in place of --host and --port. Repeat the option or separate endpoints with commas to subscribe to several publishers at once, or to list the servers of one NATS system',
       )
         .env('ZSUB_ENDPOINT')
-        .argParser(parseEndpointText),
+        .default(undefined, 'tcp://HOST:PORT from --host and --port')
+        .argParser(parseEndpoints),
     )
     .addOption(
       new Option('-o, --output <format>', 'output format')
@@ -162,9 +223,10 @@ export function createProgram(): Command {
     .addOption(
       new Option(
         '-n, --count <events>',
-        'exit 0 after printing this many events',
+        'exit 0 after this many events: printed, run with --exec or counted by --stats',
       )
         .env('ZSUB_COUNT')
+        .default(undefined, 'no limit')
         .argParser(parsePositiveInteger),
     )
     .addOption(
@@ -173,6 +235,7 @@ export function createProgram(): Command {
         'exit 124 this many seconds after the start, unless --count events arrived first',
       )
         .env('ZSUB_TIMEOUT')
+        .default(undefined, 'no timeout')
         .argParser(parseTimeout),
     )
     .addOption(
@@ -195,9 +258,16 @@ export function createProgram(): Command {
         '-q, --quiet',
         'print only warnings and errors on stderr, not the ready line or other notices',
       ).env('ZSUB_QUIET'),
-    );
+    )
+    .usage(
+      '[options]\n       zsub stats [options]\n       zsub proxy [options]\n       zsub keygen [--out FILE]',
+    )
+    .configureHelp({ optionDescription: describeOption });
+  addActionOptions(program);
+  addJetStreamOptions(program);
+  addCurveOptions(program);
 
-  return addCurveOptions(program)
+  return program
     .addHelpText('after', HELP_AFTER)
     .showHelpAfterError("Run 'zsub --help' for usage.")
     .configureOutput({
@@ -215,8 +285,11 @@ export async function parseCommandLine(
   context: CommandLineContext,
 ): Promise<CommandLine> {
   const program = createProgram();
+  // `zsub stats ...` is `zsub --stats ...`.
+  const commandArgs =
+    args[0] === 'stats' ? ['--stats', ...args.slice(1)] : args;
   try {
-    await program.parseAsync(args, { from: 'user' });
+    await program.parseAsync(commandArgs, { from: 'user' });
 
     return { kind: 'run', config: resolveConfig(program, context) };
   } catch (error) {
@@ -245,8 +318,12 @@ function resolveConfig(program: Command, context: CommandLineContext): Config {
   const usageError = (message: string): never =>
     program.error(message, { exitCode: USAGE_EXIT_CODE });
 
+  const endpoints = resolveEndpoints(program, options, usageError);
+  const jetstream = resolveJetStream(program, endpoints, usageError);
+
   return {
-    endpoint: resolveEndpoint(program, options, usageError),
+    endpoints,
+    ...(jetstream === undefined ? {} : { jetstream }),
     topics: options.topic,
     output: resolveOutput(program, options, context, usageError),
     color: options.color && !isSet(context.env.NO_COLOR),
@@ -256,6 +333,7 @@ function resolveConfig(program: Command, context: CommandLineContext): Config {
     quiet: resolveQuiet(program, context, usageError),
     strict: options.strict === true,
     curve: resolveCurve(program, context.env, usageError),
+    ...resolveActionConfig(program, usageError),
   };
 }
 
@@ -263,12 +341,12 @@ function resolveConfig(program: Command, context: CommandLineContext): Config {
  * Picks --endpoint or --host and --port. A command-line value overrides one
  * from the environment, and two from the same place are a usage error.
  */
-function resolveEndpoint(
+function resolveEndpoints(
   program: Command,
   options: ProgramOptions,
   usageError: (message: string) => never,
-): string {
-  const address = tcpEndpoint(options.host, options.port);
+): string[] {
+  const address = [tcpEndpoint(options.host, options.port)];
   if (options.endpoint === undefined) {
     return address;
   }
@@ -283,7 +361,7 @@ function resolveEndpoint(
       usageError('--endpoint cannot be combined with --host or --port');
     }
 
-    return options.endpoint;
+    return [...new Set(options.endpoint)];
   }
   if (addressSources.includes('cli')) {
     return address;
@@ -294,7 +372,7 @@ function resolveEndpoint(
     );
   }
 
-  return options.endpoint;
+  return [...new Set(options.endpoint)];
 }
 
 /**
@@ -430,12 +508,18 @@ function parsePort(value: string): number {
   return port;
 }
 
-function parseEndpointText(value: string): string {
-  if (value.trim() === '') {
-    throw new InvalidArgumentError('Expected tcp://HOST:PORT or ipc://PATH.');
+function parseEndpoints(value: string, previous: string[] = []): string[] {
+  const endpoints = value
+    .split(',')
+    .map((endpoint) => endpoint.trim())
+    .filter((endpoint) => endpoint.length > 0);
+  if (endpoints.length === 0) {
+    throw new InvalidArgumentError(
+      'Expected tcp://HOST:PORT, ipc://PATH or nats://HOST:PORT.',
+    );
   }
 
-  return value;
+  return [...previous, ...endpoints];
 }
 
 function parsePositiveInteger(value: string): number {

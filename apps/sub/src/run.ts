@@ -1,14 +1,17 @@
 import {
+  CurveConfigError,
   EndpointError,
   InvalidEndpointError,
   subscribe,
+  type Notice,
   type Subscription,
 } from '@zpub/client';
 import { InvalidTopicError } from '@zpub/protocol';
 import { createHandshakeWatch } from './curve.js';
-import type { Config } from './options.js';
+import { createEventFilter } from './filters.js';
 import { NoticeLog, PREFIX, formatReady, printable } from './notices.js';
-import { colorLevel, createFormatter } from './output.js';
+import type { Config } from './options.js';
+import { createSink, type EventSink } from './sinks.js';
 
 export const RUNTIME_ERROR_EXIT_CODE = 1;
 export const TIMEOUT_EXIT_CODE = 124;
@@ -24,16 +27,33 @@ export const SIGTERM_EXIT_CODE = 143;
 const SIGNAL_FLUSH_LIMIT_MS = 100;
 
 /**
- * Subscribes, prints events until --count, --timeout or a signal ends the
- * run, and returns the exit code. Output is flushed before it returns.
+ * Subscribes, handles events until --count, --expect, --timeout or a signal
+ * ends the run, and returns the exit code. Output is flushed before it
+ * returns.
  */
 export async function run(config: Config): Promise<number> {
   const log = new NoticeLog(writeStderrLine, config.quiet);
+  const pending = new PendingEndpoints(config.endpoints);
+  // The sink is created after the subscription opened, so that no stats
+  // view is drawn for an invalid endpoint. Notices reach the sink from then.
+  const sinkHolder: { sink?: EventSink } = {};
+  // A notice can end the run: a handshake that keeps failing, or a bad
+  // message with --strict. `failure` resolves with the line to print.
   let failRun: (line: string) => void = () => undefined;
   const failure = new Promise<string>((resolve) => (failRun = resolve));
+  const watchHandshake = createHandshakeWatch(failRun);
   let subscription: Subscription;
   try {
-    subscription = openSubscription(config, log, (line) => failRun(line));
+    subscription = openSubscription(config, log, (notice) => {
+      pending.notice(notice);
+      sinkHolder.sink?.notice?.(notice);
+      watchHandshake(notice);
+      if (config.strict && notice.kind === 'invalid') {
+        failRun(
+          `${PREFIX}stopped at the first message that could not be decoded (--strict)`,
+        );
+      }
+    });
   } catch (error) {
     const message = describeStartError(error);
     if (message === undefined) {
@@ -45,8 +65,24 @@ export async function run(config: Config): Promise<number> {
     return RUNTIME_ERROR_EXIT_CODE;
   }
 
-  const outcome = await runSubscription(subscription, config, log, failure);
+  const sink = createSink(config, log);
+  sinkHolder.sink = sink;
+  const outcome = await runSubscription(
+    subscription,
+    config,
+    sink,
+    pending,
+    failure,
+  );
+  if (outcome.exitCode === 0) {
+    await sink.finish();
+  } else {
+    await sink.stop();
+  }
   await subscription.close();
+  if (outcome.message !== undefined) {
+    log.error(outcome.message);
+  }
   log.writePendingLines();
   const limitMs = outcome.endedBySignal ? SIGNAL_FLUSH_LIMIT_MS : undefined;
   await Promise.all([
@@ -57,55 +93,74 @@ export async function run(config: Config): Promise<number> {
   return outcome.exitCode;
 }
 
-/**
- * Opens the subscription. `fail` receives the line to print when a notice
- * must end the run: a handshake that keeps failing, or a bad message with
- * --strict.
- */
 function openSubscription(
   config: Config,
   log: NoticeLog,
-  fail: (line: string) => void,
+  onNotice: (notice: Notice) => void,
 ): Subscription {
-  if (config.endpoint.startsWith('inproc://')) {
+  const inproc = config.endpoints.find((endpoint) =>
+    endpoint.startsWith('inproc://'),
+  );
+  if (inproc !== undefined) {
     throw new InvalidEndpointError(
-      config.endpoint,
+      inproc,
       'an inproc endpoint reaches only sockets inside the same process',
     );
   }
 
-  const watchHandshake = createHandshakeWatch(fail);
   const subscription = subscribe({
-    endpoint: config.endpoint,
+    endpoint: config.endpoints,
     topics: config.topics,
     maxMessageBytes: config.maxMessageBytes,
     curve: config.curve,
+    ...(config.jetstream === undefined ? {} : { jetstream: config.jetstream }),
     onNotice: (notice) => {
       log.notice(notice);
-      watchHandshake(notice);
-      if (config.strict && notice.kind === 'invalid') {
-        fail(
-          `${PREFIX}stopped at the first message that could not be decoded (--strict)`,
-        );
-      }
+      onNotice(notice);
     },
   });
-  void subscription.ready.then(({ endpoint, confirmed }) => {
-    log.ready(formatReady(endpoint, confirmed, config.topics));
-  });
+  // `ready` rejects when the run ends before the subscription is live, as
+  // when replayed events reach --count first; there is no ready line then.
+  subscription.ready.then(
+    (readiness) => {
+      log.ready(formatReady(readiness, config.topics));
+    },
+    () => undefined,
+  );
 
   return subscription;
+}
+
+/** Follows which endpoints have not been live yet, for the timeout message. */
+class PendingEndpoints {
+  #pending: readonly string[];
+
+  constructor(endpoints: readonly string[]) {
+    this.#pending = endpoints;
+  }
+
+  get endpoints(): readonly string[] {
+    return this.#pending;
+  }
+
+  notice(notice: Notice): void {
+    if (notice.kind === 'live') {
+      this.#pending = notice.pending;
+    } else if (notice.kind === 'ready') {
+      this.#pending = [];
+    }
+  }
 }
 
 /** Returns the one-line message for an error of subscribe, or undefined. */
 function describeStartError(error: unknown): string | undefined {
   if (error instanceof InvalidEndpointError) {
-    return `${PREFIX}${printable(error.message)}. Pass --endpoint tcp://HOST:PORT or ipc://PATH, or use --host and --port.`;
+    return `${PREFIX}${printable(error.message)}. Pass --endpoint tcp://HOST:PORT, ipc://PATH or nats://HOST:PORT, or use --host and --port.`;
   }
   if (error instanceof EndpointError) {
     return `${PREFIX}${printable(error.message)}. Check the address or path in the endpoint.`;
   }
-  if (error instanceof InvalidTopicError) {
+  if (error instanceof InvalidTopicError || error instanceof CurveConfigError) {
     return `${PREFIX}${printable(error.message)}`;
   }
 
@@ -116,21 +171,29 @@ interface Outcome {
   exitCode: number;
   /** True when a signal ended the run, which leaves little time to flush. */
   endedBySignal: boolean;
+  /** The error line to print once the sink has stopped. */
+  message?: string;
 }
 
 /**
- * Prints events until the first of: --count events, the timeout, SIGINT or
- * SIGTERM, a `failure`, or the end of the subscription. Closing the subscription is left
- * to the caller.
+ * Hands events that pass the filters to the sink until the first of:
+ * --count events, an event that matches --expect, the timeout, SIGINT or
+ * SIGTERM, a `failure`, or the end of the subscription. Closing the subscription and
+ * the sink is left to the caller.
  */
 async function runSubscription(
   subscription: Subscription,
   config: Config,
-  log: NoticeLog,
+  sink: EventSink,
+  pending: PendingEndpoints,
   failure: Promise<string>,
 ): Promise<Outcome> {
-  const format = createFormatter(config.output, colorLevel(config.color));
+  const passes = createEventFilter(config.filters);
+  const { expectation } = config;
+  /** Events that passed the filters. */
   let received = 0;
+  /** Events the sink handled, which --count counts. */
+  let handled = 0;
   let isFinished = false;
   let resolveFinished: (outcome: Outcome) => void = () => undefined;
   const finished = new Promise<Outcome>(
@@ -149,47 +212,65 @@ async function runSubscription(
   };
   process.once('SIGINT', onInterrupt);
   process.once('SIGTERM', onTerminate);
-  void failure.then((line) => {
-    if (!isFinished) {
-      log.error(line);
-      finish({ exitCode: RUNTIME_ERROR_EXIT_CODE, endedBySignal: false });
-    }
+  void failure.then((message) => {
+    finish({
+      exitCode: RUNTIME_ERROR_EXIT_CODE,
+      endedBySignal: false,
+      message,
+    });
   });
 
   let timer: NodeJS.Timeout | undefined;
   if (config.timeoutSeconds !== undefined) {
     const seconds = config.timeoutSeconds;
     timer = setTimeout(() => {
-      const events =
-        config.count === undefined
-          ? `${received} events`
-          : `${received} of ${config.count} events`;
-      log.error(`${PREFIX}timed out after ${seconds} s, received ${events}`);
-      finish({ exitCode: TIMEOUT_EXIT_CODE, endedBySignal: false });
+      const message =
+        expectation === undefined
+          ? `${PREFIX}timed out after ${seconds} s, received ${describeCount(handled, config.count)}`
+          : `${PREFIX}timed out after ${seconds} s, no event matched --expect ${JSON.stringify(printable(expectation.text))} (${received} events received)`;
+      finish({
+        exitCode: TIMEOUT_EXIT_CODE,
+        endedBySignal: false,
+        message: `${message}${describePending(pending.endpoints, config.endpoints)}`,
+      });
     }, seconds * 1000);
   }
 
-  const printEvents = async (): Promise<Outcome> => {
+  const handleEvents = async (): Promise<Outcome> => {
     for await (const event of subscription) {
-      if (!process.stdout.write(`${format(event)}\n`)) {
-        await drained(process.stdout);
+      if (!passes(event)) {
+        continue;
       }
       received++;
-      if (config.count !== undefined && received >= config.count) {
+      if (expectation !== undefined && !expectation.matches(event)) {
+        continue;
+      }
+      if (await sink.handle(event)) {
+        handled++;
+      }
+      if (
+        expectation !== undefined ||
+        (config.count !== undefined && handled >= config.count)
+      ) {
         return { exitCode: 0, endedBySignal: false };
       }
     }
     // The iteration also ends when another way of finishing closed the
     // subscription, and that outcome has been settled already.
-    if (!isFinished) {
-      log.error(`${PREFIX}the subscription ended after a receive error`);
-    }
-
-    return { exitCode: RUNTIME_ERROR_EXIT_CODE, endedBySignal: false };
+    return {
+      exitCode: RUNTIME_ERROR_EXIT_CODE,
+      endedBySignal: false,
+      message: isFinished
+        ? undefined
+        : `${PREFIX}the subscription ended after a receive error`,
+    };
   };
-  printEvents().then(finish, (error: unknown) => {
-    log.error(`${PREFIX}error: ${printable(String(error))}`);
-    finish({ exitCode: RUNTIME_ERROR_EXIT_CODE, endedBySignal: false });
+  handleEvents().then(finish, (error: unknown) => {
+    finish({
+      exitCode: RUNTIME_ERROR_EXIT_CODE,
+      endedBySignal: false,
+      message: `${PREFIX}error: ${printable(String(error))}`,
+    });
   });
 
   const outcome = await finished;
@@ -200,23 +281,26 @@ async function runSubscription(
   return outcome;
 }
 
-function writeStderrLine(line: string): void {
-  process.stderr.write(`${line}\n`);
+function describeCount(events: number, count: number | undefined): string {
+  return count === undefined
+    ? `${events} events`
+    : `${events} of ${count} events`;
 }
 
-/** Resolves when the stream can take more data, or when it fails or closes. */
-function drained(stream: NodeJS.WritableStream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('error', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('error', done);
-    stream.on('close', done);
-  });
+/** Names the endpoints not live yet, when there are several endpoints. */
+function describePending(
+  pending: readonly string[],
+  endpoints: readonly string[],
+): string {
+  if (endpoints.length < 2 || pending.length === 0) {
+    return '';
+  }
+
+  return `; not live: ${pending.map(printable).join(', ')}`;
+}
+
+function writeStderrLine(line: string): void {
+  process.stderr.write(`${line}\n`);
 }
 
 /**

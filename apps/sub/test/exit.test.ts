@@ -207,6 +207,74 @@ describe('usage errors', () => {
       '--endpoint cannot be combined with --host or --port',
     ],
     [['extra'], 'too many arguments'],
+    [
+      ['--status', 'abc'],
+      "option '--status <codes>' argument 'abc' is invalid",
+    ],
+    [
+      ['--slower-than', 'fast'],
+      "option '--slower-than <duration>' argument 'fast' is invalid. Invalid duration \"fast\"",
+    ],
+    [
+      ['--route', 'orders'],
+      "option '--route <pattern>' argument 'orders' is invalid. Invalid route pattern \"orders\"",
+    ],
+    [
+      ['--method', 'GE T'],
+      "option '--method <method>' argument 'GE T' is invalid. Invalid method \"GE T\"",
+    ],
+    [
+      ['--format', '{topic'],
+      "option '--format <template>' argument '{topic' is invalid. Unclosed \"{\" at position 1",
+    ],
+    [
+      ['--format', '{time:%Q}'],
+      "option '--format <template>' argument '{time:%Q}' is invalid. Invalid time directive %Q",
+    ],
+    [
+      ['--expect', 'status'],
+      "option '--expect <expr>' argument 'status' is invalid. Term \"status\" is not FIELD OPERATOR VALUE",
+    ],
+    [
+      ['--expect', 'status=abc'],
+      'option \'--expect <expr>\' argument \'status=abc\' is invalid. Term "status=abc": Invalid status "abc"',
+    ],
+    [['--exclude', 'a..b'], "option '--exclude <topic>' argument 'a..b'"],
+    [
+      ['--exec', ' '],
+      "option '--exec <command>' argument ' ' is invalid. Expected a command such as \"cat\".",
+    ],
+    [
+      ['--exec', 'cat', '--concurrency', '0'],
+      "option '--concurrency <commands>' argument '0' is invalid. Expected an integer from 1 to 1024.",
+    ],
+    [
+      ['--exec', 'cat', '--exec-timeout', '0'],
+      "option '--exec-timeout <seconds>' argument '0'",
+    ],
+    [
+      ['--exec', 'cat', '--exec-backlog', '-1'],
+      "option '--exec-backlog <events>' argument '-1'",
+    ],
+    [
+      ['--stats', '--interval', '0.05'],
+      "option '--interval <seconds>' argument '0.05' is invalid. Expected a number of seconds at least 0.1",
+    ],
+    [['--exec', 'cat', '--json'], '--exec cannot be combined with --json'],
+    [['--stats', '--exec', 'cat'], '--stats cannot be combined with --exec'],
+    [['stats', '--raw'], '--stats cannot be combined with --raw'],
+    [
+      ['--format', '{id}', '--output', 'json'],
+      '--format cannot be combined with --output',
+    ],
+    [
+      ['--expect', 'status=500', '--count', '2'],
+      '--expect cannot be combined with --count',
+    ],
+    [['--concurrency', '2'], '--concurrency needs --exec'],
+    [['--exec-timeout', '2'], '--exec-timeout needs --exec'],
+    [['--interval', '2'], '--interval needs --stats'],
+    [['--endpoint', ','], "option '-e, --endpoint <url>' argument ','"],
   ])('%j exits 2', async (args, message) => {
     const result = await runZsub(args);
 
@@ -250,7 +318,7 @@ describe('runtime errors', () => {
   it.each([
     [
       'foo://x',
-      'zsub: invalid endpoint "foo://x": the scheme must be tcp://, ipc:// or inproc://.',
+      'zsub: invalid endpoint "foo://x": the scheme must be tcp://, ipc://, inproc:// or nats://.',
     ],
     [
       'tcp://127.0.0.1',
@@ -266,7 +334,7 @@ describe('runtime errors', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toEqual([]);
     expect(result.stderr).toEqual([
-      `${message} Pass --endpoint tcp://HOST:PORT or ipc://PATH, or use --host and --port.`,
+      `${message} Pass --endpoint tcp://HOST:PORT, ipc://PATH or nats://HOST:PORT, or use --host and --port.`,
     ]);
   });
 
@@ -303,6 +371,19 @@ describe('help', () => {
       '--timeout <seconds>',
       '--max-message-size <bytes>',
       '--quiet',
+      '--format <template>',
+      '--exclude <topic>',
+      '--method <method>',
+      '--route <pattern>',
+      '--status <codes>',
+      '--slower-than <duration>',
+      '--expect <expr>',
+      '--exec <command>',
+      '--concurrency <commands>',
+      '--exec-timeout <seconds>',
+      '--exec-backlog <events>',
+      '--stats',
+      '--interval <seconds>',
       '--version',
       '--help',
     ]) {
@@ -319,6 +400,14 @@ describe('help', () => {
     const help = `${result.stdout.join('\n')}\n`;
 
     expect(readme).toContain(`\`\`\`text\n${help}\`\`\``);
+  });
+
+  it('zsub stats --help prints the same help', async () => {
+    const help = await runZsub(['--help']);
+    const statsHelp = await runZsub(['stats', '--help']);
+
+    expect(statsHelp.code).toBe(0);
+    expect(statsHelp.stdout).toEqual(help.stdout);
   });
 
   it('--version prints the package version', async () => {

@@ -1,13 +1,25 @@
 import { access } from 'node:fs/promises';
 
-/** Fails the run at once when the CLI that the tests start is not built. */
+/**
+ * Fails the run at once when the CLI that the tests start, or the example
+ * server that some of them publish from, is not built.
+ */
 export default async function checkBuild(): Promise<void> {
-  const cli = new URL('../dist/cli.js', import.meta.url);
-  try {
-    await access(cli);
-  } catch {
-    throw new Error(
-      'apps/sub/dist/cli.js is missing. Run `pnpm --filter sub build` before the tests.',
-    );
+  const builds: [relative: string, shown: string, command: string][] = [
+    ['../dist/cli.js', 'apps/sub/dist/cli.js', 'pnpm --filter sub build'],
+    [
+      '../../server/dist/main.js',
+      'apps/server/dist/main.js',
+      'pnpm --filter server build',
+    ],
+  ];
+  for (const [relative, shown, command] of builds) {
+    try {
+      await access(new URL(relative, import.meta.url));
+    } catch {
+      throw new Error(
+        `${shown} is missing. Run \`${command}\` before the tests.`,
+      );
+    }
   }
 }

@@ -1,8 +1,14 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { HELLO_PREFIX, createEvent, type ZpubEvent } from '@zpub/protocol';
+import {
+  HELLO_PREFIX,
+  REQUEST_EVENT_TYPE,
+  createEvent,
+  type ZpubEvent,
+} from '@zpub/protocol';
 import { XPublisher } from 'zeromq';
 
 /** The built CLI, as npm links it. */
@@ -78,6 +84,11 @@ export class ZsubProcess {
 
   get stderr(): string {
     return this.#stderr;
+  }
+
+  /** Everything written to stdout so far, as it was written. */
+  get stdout(): string {
+    return this.#stdout;
   }
 
   /** Waits for the ready line and returns it. */
@@ -308,4 +319,49 @@ export function makeEvent(
     instance: fields.instance ?? randomUUID(),
     data: fields.data ?? null,
   });
+}
+
+/** Builds a request event as the Fastify plugin publishes it. */
+export function requestEvent(fields: {
+  method?: string;
+  route?: string;
+  path?: string;
+  status?: number;
+  durationMs?: number;
+}): ZpubEvent {
+  const method = fields.method ?? 'GET';
+  const route = 'route' in fields ? fields.route : '/print/:number';
+
+  return {
+    ...makeEvent({
+      topic: `http.${method}.print.:number`,
+      instance: 'instance-request',
+      data: {
+        method,
+        path: fields.path ?? '/print/7',
+        ...(route === undefined ? {} : { route }),
+        params: {},
+        query: {},
+        status: fields.status ?? 200,
+        durationMs: fields.durationMs ?? 1,
+        requestId: 'req-1',
+      },
+    }),
+    type: REQUEST_EVENT_TYPE,
+  };
+}
+
+/**
+ * Returns true while the process exists and is no zombie. A killed process
+ * whose parent has exited is a zombie until init reaps it, and kill(pid, 0)
+ * still finds it then. Reads /proc, so Linux only.
+ */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The state follows the command name, which is in parentheses.
+    return stat.slice(stat.lastIndexOf(')') + 2).charAt(0) !== 'Z';
+  } catch {
+    return false;
+  }
 }

@@ -10,14 +10,24 @@ export {
 } from './publisher.js';
 export {
   subscribe,
+  type EndpointReadiness,
   type Notice,
+  type Readiness,
   type SubscribeOptions,
   type Subscription,
 } from './subscribe.js';
+export { EndpointError, InvalidEndpointError } from '@zpub/protocol';
+export {
+  DEFAULT_STREAM_NAME,
+  DEFAULT_STREAM_SUBJECTS,
+  StreamConfigError,
+  assertJetStreamName,
+  type NatsConnectionChange,
+  type NatsJetStreamOptions,
+  type NatsStreamOptions,
+} from '@zpub/nats';
 export {
   CurveConfigError,
-  EndpointError,
-  InvalidEndpointError,
   assertCurveAvailable,
   checkZ85Key,
   generateKeyPair,

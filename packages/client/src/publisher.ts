@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
+  AcknowledgementTimeoutError,
   MESSAGE_EVENT_TYPE,
   assertTopic,
   createEvent,
   type PublisherTransport,
 } from '@zpub/protocol';
+import type { NatsConnectionChange, NatsStreamOptions } from '@zpub/nats';
 import type { ZmqCurveServerOptions } from '@zpub/zeromq';
 import { openPublisherTransport } from './transports.js';
 
@@ -27,18 +29,36 @@ export const MAX_BATCH_BYTES = 256 * 1024;
 
 export interface PublisherOptions {
   /**
-   * Endpoint to publish on: `tcp://IP:PORT`, `ipc://PATH` or `inproc://NAME`.
-   * Port 0 binds an ephemeral port; {@link Publisher.endpoint} has the real one.
+   * Endpoint to publish on: `tcp://IP:PORT`, `ipc://PATH` or `inproc://NAME`
+   * for ZeroMQ, or `nats://HOST:PORT` for a NATS server. Port 0 binds an
+   * ephemeral port; {@link Publisher.endpoint} has the real one.
    * @default 'tcp://127.0.0.1:5555'
    */
   endpoint?: string;
-  /** Bind the endpoint (the default) or connect to it, as to a proxy. */
+  /**
+   * Bind the ZeroMQ endpoint (the default) or connect to it, as to a proxy.
+   * NATS endpoints are always connected to.
+   */
   mode?: 'bind' | 'connect';
+  /**
+   * Store events in this JetStream stream, created at startup if missing;
+   * only for `nats://` endpoints.
+   */
+  stream?: NatsStreamOptions;
+  /**
+   * How long to wait for each JetStream acknowledgement, in milliseconds.
+   * @default 5000
+   */
+  ackTimeoutMs?: number;
+  /** Called when a NATS connection is lost and when it is back. */
+  onConnectionChange?: (change: NatsConnectionChange) => void;
   /**
    * CloudEvents `source` of every event. Keep it stable across restarts of
    * one service instance, so that subscribers report a restart, not a new
    * publisher.
-   * @default 'zpub://HOSTNAME/tcp/IP:PORT', from the bound endpoint
+   * @default 'zpub://HOSTNAME/tcp/IP:PORT' from the bound endpoint; with
+   * `mode: 'connect'` or NATS, where many instances share the endpoint,
+   * 'zpub://HOSTNAME/pid/PID'
    */
   source?: string;
   /**
@@ -79,6 +99,18 @@ export interface PublisherStats {
   sendErrors: number;
   /** Events waiting to be sent, including those being sent now. */
   queueDepth: number;
+  /**
+   * Events that the broker confirmed it stored. This and the other
+   * acknowledgement counters are present only for a transport with
+   * acknowledgements, such as NATS with a JetStream stream.
+   */
+  acknowledged?: number;
+  /** Events the broker rejected, as when no stream captures the subject. */
+  ackFailures?: number;
+  /** Events whose acknowledgement did not arrive in time, as in an outage. */
+  ackTimeouts?: number;
+  /** Events sent whose acknowledgement is still awaited. */
+  awaitingAck?: number;
 }
 
 export interface PublishOptions {
@@ -116,6 +148,11 @@ export class Publisher {
   #unrouted = 0;
   #dropped = 0;
   #sendErrors = 0;
+  #acknowledged = 0;
+  #ackFailures = 0;
+  #ackTimeouts = 0;
+  #awaitingAck = 0;
+  readonly #pendingAcks = new Set<Promise<void>>();
 
   private constructor(
     transport: PublisherTransport,
@@ -124,9 +161,7 @@ export class Publisher {
   ) {
     this.instance = instance;
     this.#transport = transport;
-    this.#source =
-      options.source ??
-      `zpub://${hostname()}/${transport.endpoint.replace('://', '/')}`;
+    this.#source = options.source ?? defaultSource(transport, options);
     this.#maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
     this.#lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
     this.#onSendError = options.onSendError ?? (() => undefined);
@@ -136,6 +171,7 @@ export class Publisher {
   static async open(options: PublisherOptions = {}): Promise<Publisher> {
     checkPositiveInteger('maxQueue', options.maxQueue);
     checkPositiveInteger('lingerMs', options.lingerMs, true);
+    checkPositiveInteger('ackTimeoutMs', options.ackTimeoutMs);
     const instance = randomUUID();
     const transport =
       options.transport ??
@@ -144,6 +180,9 @@ export class Publisher {
         helloPayload: JSON.stringify({ instance }),
         onError: (error) => options.onSendError?.(error),
         curve: options.curve,
+        stream: options.stream,
+        ackTimeoutMs: options.ackTimeoutMs,
+        onConnectionChange: options.onConnectionChange,
       }));
 
     return new Publisher(transport, instance, options);
@@ -159,13 +198,21 @@ export class Publisher {
   }
 
   get stats(): PublisherStats {
-    return {
+    const stats: PublisherStats = {
       published: this.#published,
       unrouted: this.#unrouted,
       dropped: this.#dropped,
       sendErrors: this.#sendErrors,
       queueDepth: this.#queue.length + this.#inFlight,
     };
+    if (this.#transport.acknowledges === true) {
+      stats.acknowledged = this.#acknowledged;
+      stats.ackFailures = this.#ackFailures;
+      stats.ackTimeouts = this.#ackTimeouts;
+      stats.awaitingAck = this.#awaitingAck;
+    }
+
+    return stats;
   }
 
   /**
@@ -229,9 +276,10 @@ export class Publisher {
       timer = setTimeout(resolve, this.#lingerMs);
     });
     await Promise.race([this.#draining, expired]);
-    clearTimeout(timer);
     this.#dropped += this.#queue.length;
     this.#queue = [];
+    await Promise.race([Promise.all(this.#pendingAcks), expired]);
+    clearTimeout(timer);
     await this.#transport.close(Math.max(0, deadline - Date.now()));
 
     return this.stats;
@@ -243,7 +291,8 @@ export class Publisher {
       this.#queue = [];
       this.#inFlight = queued.length;
       for (const [topic, jsons] of groupByTopic(queued)) {
-        for (const payload of batchPayloads(jsons)) {
+        const batches = this.#transport.allowsBatches?.(topic) ?? true;
+        for (const payload of batchPayloads(jsons, batches)) {
           await this.#send(topic, payload.text, payload.count);
         }
       }
@@ -255,10 +304,16 @@ export class Publisher {
   async #send(topic: string, text: string, count: number): Promise<void> {
     const routed = this.#transport.hasSubscriber?.(topic) ?? true;
     try {
-      await this.#transport.send({ topic, payload: Buffer.from(text) });
+      const pending = await this.#transport.send({
+        topic,
+        payload: Buffer.from(text),
+      });
       this.#published += count;
       if (!routed) {
         this.#unrouted += count;
+      }
+      if (pending !== undefined) {
+        this.#awaitAcknowledgement(pending.acknowledged, count);
       }
     } catch (error) {
       this.#sendErrors += count;
@@ -266,6 +321,45 @@ export class Publisher {
     }
     this.#inFlight -= count;
   }
+
+  /** Counts the outcome of one acknowledgement, off the sending path. */
+  #awaitAcknowledgement(acknowledged: Promise<void>, count: number): void {
+    this.#awaitingAck += count;
+    const settled = acknowledged.then(
+      () => {
+        this.#acknowledged += count;
+      },
+      (error: unknown) => {
+        if (error instanceof AcknowledgementTimeoutError) {
+          this.#ackTimeouts += count;
+        } else {
+          this.#ackFailures += count;
+        }
+        this.#onSendError(error as Error);
+      },
+    );
+    const tracked = settled.finally(() => {
+      this.#awaitingAck -= count;
+      this.#pendingAcks.delete(tracked);
+    });
+    this.#pendingAcks.add(tracked);
+  }
+}
+
+/**
+ * Returns the default `source`. A bound endpoint names one instance, but a
+ * connected or NATS endpoint is shared by every instance, so the process id
+ * distinguishes them there.
+ */
+function defaultSource(
+  transport: PublisherTransport,
+  options: PublisherOptions,
+): string {
+  if (options.mode === 'connect' || transport.endpoint.startsWith('nats://')) {
+    return `zpub://${hostname()}/pid/${process.pid}`;
+  }
+
+  return `zpub://${hostname()}/${transport.endpoint.replace('://', '/')}`;
 }
 
 function groupByTopic(queued: readonly QueuedEvent[]): Map<string, string[]> {
@@ -282,14 +376,21 @@ function groupByTopic(queued: readonly QueuedEvent[]): Map<string, string[]> {
   return groups;
 }
 
-/** Splits events of one topic into payloads of at most MAX_BATCH_BYTES. */
+/**
+ * Splits events of one topic into payloads of at most MAX_BATCH_BYTES, or
+ * into one payload per event when the transport allows no batches.
+ */
 function* batchPayloads(
   jsons: readonly string[],
+  batches: boolean,
 ): Generator<{ text: string; count: number }> {
   let chunk: string[] = [];
   let size = 0;
   for (const json of jsons) {
-    if (chunk.length > 0 && size + json.length > MAX_BATCH_BYTES) {
+    if (
+      chunk.length > 0 &&
+      (!batches || size + json.length > MAX_BATCH_BYTES)
+    ) {
       yield toPayload(chunk);
       chunk = [];
       size = 0;

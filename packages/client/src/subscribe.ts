@@ -11,13 +11,16 @@ import {
   type SubscriberTransport,
   type ZpubEvent,
 } from '@zpub/protocol';
+import type { NatsJetStreamOptions } from '@zpub/nats';
 import type { ZmqCurveClientOptions } from '@zpub/zeromq';
 import { DEFAULT_ENDPOINT } from './publisher.js';
 import { openSubscriberTransport } from './transports.js';
 
 export interface SubscribeOptions extends DecodeOptions {
   /**
-   * One endpoint or several to connect to at once.
+   * One endpoint or several to connect to at once: ZeroMQ publishers or
+   * proxies, or the servers of one NATS system (`nats://HOST:PORT`).
+   * Repeated endpoints are connected once.
    * @default 'tcp://127.0.0.1:5555'
    */
   endpoint?: string | readonly string[];
@@ -28,6 +31,12 @@ export interface SubscribeOptions extends DecodeOptions {
   topics?: readonly string[];
   /** ZMQ_RCVHWM for ZeroMQ endpoints. */
   receiveHighWaterMark?: number;
+  /**
+   * Read a JetStream stream rather than live core NATS: replay from a time
+   * or the last N events, keep a durable position, or share the events with
+   * a group. Only for `nats://` endpoints.
+   */
+  jetstream?: NatsJetStreamOptions;
   /** Called with everything that is not an event; see {@link Notice}. */
   onNotice?: (notice: Notice) => void;
   /**
@@ -37,10 +46,41 @@ export interface SubscribeOptions extends DecodeOptions {
   curve?: ZmqCurveClientOptions;
 }
 
+/** The readiness of one endpoint of a subscription. */
+export interface EndpointReadiness {
+  endpoint: string;
+  /** False when the publisher sent no hello reply and was assumed live. */
+  confirmed: boolean;
+}
+
+/**
+ * The value of {@link Subscription.ready}: every endpoint is live, so events
+ * published from now on at any of them arrive.
+ */
+export interface Readiness {
+  /** The endpoint that became live last; the only one when there is one. */
+  endpoint: string;
+  /** True when every endpoint's publisher confirmed the subscription. */
+  confirmed: boolean;
+  /** Every endpoint, in the order given. */
+  endpoints: readonly EndpointReadiness[];
+}
+
 /** Something a subscription reports beside its events. */
 export type Notice =
-  /** The subscription is live: events published from now on arrive. */
-  | { kind: 'ready'; endpoint: string; confirmed: boolean }
+  /** Every endpoint is live: events published from now on arrive. */
+  | ({ kind: 'ready' } & Readiness)
+  /**
+   * One of several endpoints became live for the first time, while the
+   * endpoints in `pending` are not live yet. A subscription to one endpoint
+   * reports only `ready`.
+   */
+  | {
+      kind: 'live';
+      endpoint: string;
+      confirmed: boolean;
+      pending: readonly string[];
+    }
   /** Live again after the connection to a publisher was lost. */
   | { kind: 'reconnected'; endpoint: string; confirmed: boolean }
   | { kind: 'disconnected'; endpoint: string }
@@ -61,10 +101,10 @@ export type Notice =
 /** A live subscription: iterate it for events, close it when done. */
 export interface Subscription extends AsyncIterable<ZpubEvent> {
   /**
-   * Resolves once the first publisher has the subscription; rejects when the
-   * subscription is closed before that.
+   * Resolves once the publisher at every endpoint has the subscription;
+   * rejects when the subscription is closed before that.
    */
-  readonly ready: Promise<{ endpoint: string; confirmed: boolean }>;
+  readonly ready: Promise<Readiness>;
   close(): Promise<void>;
 }
 
@@ -76,14 +116,26 @@ export interface Subscription extends AsyncIterable<ZpubEvent> {
  * {@link InvalidEndpointError} for an invalid endpoint.
  */
 export function subscribe(options: SubscribeOptions = {}): Subscription {
+  // An endpoint given twice is connected once and listed once in readiness.
+  const listed = [
+    ...new Set(
+      typeof options.endpoint === 'string'
+        ? [options.endpoint]
+        : (options.endpoint ?? [DEFAULT_ENDPOINT]),
+    ),
+  ];
+  // Servers of one NATS system share one connection, so they are one
+  // endpoint that is ready once, named by the list.
   const endpoints =
-    typeof options.endpoint === 'string'
-      ? [options.endpoint]
-      : [...(options.endpoint ?? [DEFAULT_ENDPOINT])];
+    listed.length > 1 &&
+    listed.every((endpoint) => endpoint.startsWith('nats://'))
+      ? [listed.join(',')]
+      : listed;
   const filters = [...new Set(options.topics ?? [])];
   filters.forEach(assertTopicFilter);
   const receiveAll = filters.length === 0 || filters.includes('');
   const subscription = new ActiveSubscription(
+    endpoints,
     receiveAll ? [] : filters,
     options,
   );
@@ -93,6 +145,9 @@ export function subscribe(options: SubscribeOptions = {}): Subscription {
       filters: receiveAll ? [] : filters,
       receiveHighWaterMark: options.receiveHighWaterMark,
       curve: options.curve,
+      ...(options.jetstream === undefined
+        ? {}
+        : { jetstream: options.jetstream }),
       onStatus: (status) => subscription.handleStatus(status),
     }),
   );
@@ -101,18 +156,28 @@ export function subscribe(options: SubscribeOptions = {}): Subscription {
 }
 
 class ActiveSubscription implements Subscription {
-  readonly ready: Promise<{ endpoint: string; confirmed: boolean }>;
+  readonly ready: Promise<Readiness>;
   #transport: SubscriberTransport | undefined;
+  readonly #endpoints: readonly string[];
+  /**
+   * Whether each endpoint's publisher confirmed the subscription, for the
+   * endpoints that have been live at least once.
+   */
+  readonly #liveEndpoints = new Map<string, boolean>();
   readonly #filters: readonly string[];
   readonly #options: SubscribeOptions;
   readonly #tracker = new SequenceTracker();
   readonly #notify: (notice: Notice) => void;
-  #markReady: (value: { endpoint: string; confirmed: boolean }) => void = () =>
-    undefined;
+  #markReady: (value: Readiness) => void = () => undefined;
   #failReady: (error: Error) => void = () => undefined;
   #isReady = false;
 
-  constructor(filters: readonly string[], options: SubscribeOptions) {
+  constructor(
+    endpoints: readonly string[],
+    filters: readonly string[],
+    options: SubscribeOptions,
+  ) {
+    this.#endpoints = endpoints;
     this.#filters = filters;
     this.#options = options;
     this.#notify = options.onNotice ?? (() => undefined);
@@ -145,17 +210,9 @@ class ActiveSubscription implements Subscription {
 
   handleStatus(status: SubscriberStatus): void {
     switch (status.kind) {
-      case 'live': {
-        const { endpoint, confirmed } = status;
-        if (this.#isReady) {
-          this.#notify({ kind: 'reconnected', endpoint, confirmed });
-          return;
-        }
-        this.#isReady = true;
-        this.#markReady({ endpoint, confirmed });
-        this.#notify({ kind: 'ready', endpoint, confirmed });
+      case 'live':
+        this.#handleLive(status.endpoint, status.confirmed);
         return;
-      }
       case 'disconnected':
         this.#notify({ kind: 'disconnected', endpoint: status.endpoint });
         return;
@@ -170,6 +227,45 @@ class ActiveSubscription implements Subscription {
       case 'connected':
         return;
     }
+  }
+
+  /**
+   * Tracks which endpoints have been live. The subscription is ready once
+   * every endpoint has been live. An endpoint that is live a second time has
+   * reconnected.
+   */
+  #handleLive(endpoint: string, confirmed: boolean): void {
+    // NOTE: this relies on libzmq's monitor events naming an endpoint exactly
+    // as it was passed to connect, which libzmq 4.3 does.
+    if (this.#liveEndpoints.has(endpoint)) {
+      this.#liveEndpoints.set(endpoint, confirmed);
+      this.#notify({ kind: 'reconnected', endpoint, confirmed });
+      return;
+    }
+    this.#liveEndpoints.set(endpoint, confirmed);
+    const pending = this.#endpoints.filter(
+      (configured) => !this.#liveEndpoints.has(configured),
+    );
+    if (this.#isReady) {
+      return;
+    }
+    if (pending.length > 0) {
+      this.#notify({ kind: 'live', endpoint, confirmed, pending });
+      return;
+    }
+
+    const endpoints = this.#endpoints.map((configured) => ({
+      endpoint: configured,
+      confirmed: this.#liveEndpoints.get(configured) === true,
+    }));
+    const readiness: Readiness = {
+      endpoint,
+      confirmed: endpoints.every((entry) => entry.confirmed),
+      endpoints,
+    };
+    this.#isReady = true;
+    this.#markReady(readiness);
+    this.#notify({ kind: 'ready', ...readiness });
   }
 
   /**

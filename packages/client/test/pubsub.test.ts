@@ -37,7 +37,12 @@ describe('publish and subscribe', () => {
     expect(event?.zpubinstance).toBe(publisher.instance);
     expect(event?.data).toEqual({ value: 7 });
     expect(collector.notices).toEqual([
-      { kind: 'ready', endpoint: publisher.endpoint, confirmed: true },
+      {
+        kind: 'ready',
+        endpoint: publisher.endpoint,
+        confirmed: true,
+        endpoints: [{ endpoint: publisher.endpoint, confirmed: true }],
+      },
     ]);
   });
 

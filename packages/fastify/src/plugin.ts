@@ -50,7 +50,10 @@ export interface ZpubDecorator {
    * rejected. Never throws: a failure is logged and counted.
    */
   publish(topic: string, data: unknown, options?: PublishOptions): boolean;
-  /** Counters since startup: published, dropped, sendErrors, queueDepth. */
+  /**
+   * Counters since startup: published, dropped, sendErrors, queueDepth, and
+   * with a JetStream stream the acknowledgement counters.
+   */
   readonly stats: PublisherStats;
   /** The endpoint as bound, with the real port. */
   readonly endpoint: string;
@@ -102,6 +105,20 @@ const zpubPlugin: FastifyPluginAsync<ZpubPluginOptions> = async (
     ...options,
     curve,
     onSendError: logSendError,
+    onConnectionChange: (change) => {
+      if (change.connected) {
+        fastify.log.info(
+          { server: change.server, zpub: publisher.stats },
+          'zpub reconnected to NATS; publishing resumes',
+        );
+      } else {
+        fastify.log.warn(
+          { server: change.server },
+          'zpub lost its connection to NATS; events fail and are counted until it is back',
+        );
+      }
+      options.onConnectionChange?.(change);
+    },
   });
   warnAboutExposure(fastify, publisher.endpoint, options);
   const headers = options.headers ?? false;

@@ -47,3 +47,36 @@ export class DecodeError extends ZpubError {
     super(reason, options);
   }
 }
+
+/** A broker did not confirm a published message within the time allowed. */
+export class AcknowledgementTimeoutError extends ZpubError {
+  override name = 'AcknowledgementTimeoutError';
+}
+
+/** An endpoint that cannot be bound or connected, with the reason and fix. */
+export class InvalidEndpointError extends ZpubError {
+  override name = 'InvalidEndpointError';
+
+  constructor(
+    readonly endpoint: string,
+    reason: string,
+  ) {
+    super(`invalid endpoint ${JSON.stringify(endpoint)}: ${reason}`);
+  }
+}
+
+/**
+ * A bind or connect that the messaging library or server rejected, with its
+ * error as `cause`.
+ */
+export class EndpointError extends ZpubError {
+  override name = 'EndpointError';
+
+  constructor(
+    readonly endpoint: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

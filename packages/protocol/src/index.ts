@@ -9,7 +9,10 @@ export {
   type Frames,
 } from './codec.js';
 export {
+  AcknowledgementTimeoutError,
   DecodeError,
+  EndpointError,
+  InvalidEndpointError,
   InvalidTopicError,
   ZpubError,
   type DecodeErrorCode,
@@ -46,9 +49,11 @@ export {
   requestTopic,
 } from './topic.js';
 export type {
+  PendingAcknowledgement,
   PublisherTransport,
   SubscriberStatus,
   SubscriberStatusListener,
   SubscriberTransport,
   TransportMessage,
 } from './transport.js';
+export { parseDuration } from './duration.js';

@@ -11,15 +11,38 @@ export interface TransportMessage {
   payload: Uint8Array;
 }
 
+/**
+ * A message that the transport has sent but whose storage a broker confirms
+ * later, as JetStream does with a publish acknowledgement. `acknowledged`
+ * rejects with {@link AcknowledgementTimeoutError} when no confirmation came
+ * in time, and with another error when the broker rejected the message.
+ */
+export interface PendingAcknowledgement {
+  readonly acknowledged: Promise<void>;
+}
+
 /** Sends messages. zpub's publisher calls `send` for one message at a time. */
 export interface PublisherTransport {
   /** The endpoint as resolved after bind or connect, e.g. with a real port. */
   readonly endpoint: string;
   /**
-   * Sends one message. zpub never calls it again before the returned promise
-   * settles, so a transport may keep a single pending send.
+   * True when `send` may return a {@link PendingAcknowledgement}, so that
+   * the publisher keeps acknowledgement counters.
    */
-  send(message: TransportMessage): Promise<void>;
+  readonly acknowledges?: boolean;
+  /**
+   * Returns false when events on `topic` must go one per message, as in a
+   * JetStream stream, whose sequences, replay and consumers then count
+   * events. Without this method every topic may be batched.
+   */
+  allowsBatches?(topic: string): boolean;
+  /**
+   * Sends one message. zpub never calls it again before the returned promise
+   * settles, so a transport may keep a single pending send. A transport with
+   * acknowledgements resolves once the message is sent, with the pending
+   * acknowledgement, and must not wait for the acknowledgement itself.
+   */
+  send(message: TransportMessage): Promise<void | PendingAcknowledgement>;
   /**
    * Returns true when a message on `topic` would reach at least one
    * subscriber now. A transport that cannot tell leaves it out, and zpub

@@ -1,30 +1,7 @@
 import { isIP } from 'node:net';
-import { ZpubError } from '@zpub/protocol';
+import { InvalidEndpointError } from '@zpub/protocol';
 
-/** An endpoint that cannot be bound or connected, with the reason and fix. */
-export class InvalidEndpointError extends ZpubError {
-  override name = 'InvalidEndpointError';
-
-  constructor(
-    readonly endpoint: string,
-    reason: string,
-  ) {
-    super(`invalid endpoint ${JSON.stringify(endpoint)}: ${reason}`);
-  }
-}
-
-/** A bind or connect that libzmq rejected, with its error as `cause`. */
-export class EndpointError extends ZpubError {
-  override name = 'EndpointError';
-
-  constructor(
-    readonly endpoint: string,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
+export { EndpointError, InvalidEndpointError } from '@zpub/protocol';
 
 /** An endpoint split into the parts zpub checks. */
 export interface ParsedEndpoint {

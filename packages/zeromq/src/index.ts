@@ -17,12 +17,14 @@ export {
   InvalidEndpointError,
   isLocalOnlyEndpoint,
   parseEndpoint,
+  toLibzmqBindEndpoint,
   type ParsedEndpoint,
 } from './endpoint.js';
 export {
   DEFAULT_SEND_HIGH_WATER_MARK,
   ZmqPublisherTransport,
   type ZmqCurveServerOptions,
+  describeZmqError,
   type ZmqPublisherOptions,
 } from './publisher.js';
 export {

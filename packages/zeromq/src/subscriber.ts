@@ -95,9 +95,17 @@ export class ZmqSubscriberTransport implements SubscriberTransport {
   #resume: (() => void) | undefined;
   #helloCount = 0;
   #closed = false;
+  /**
+   * Topics received while a hello is pending, so that a cached event from a
+   * last-value cache that is older than one already received is dropped.
+   */
+  readonly #topicsDuringHello = new Set<string>();
+
+  readonly #filters: readonly string[];
 
   private constructor(socket: Subscriber, options: ZmqSubscriberOptions) {
     this.#socket = socket;
+    this.#filters = options.filters;
     this.#helloTimeoutMs = options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
     this.#onStatus = options.onStatus ?? (() => undefined);
   }
@@ -312,6 +320,9 @@ export class ZmqSubscriberTransport implements SubscriberTransport {
     const { endpoint, timer } = pending;
     clearTimeout(timer);
     this.#pendingHellos.delete(topic);
+    if (this.#pendingHellos.size === 0) {
+      this.#topicsDuringHello.clear();
+    }
     this.#socket.unsubscribe(topic);
     this.#report({ kind: 'live', endpoint, confirmed });
   }
@@ -330,6 +341,9 @@ export class ZmqSubscriberTransport implements SubscriberTransport {
         }
         const frames = await this.#socket.receive();
         if (!this.#handleHello(frames)) {
+          if (this.#pendingHellos.size > 0 && frames[0] !== undefined) {
+            this.#topicsDuringHello.add(frames[0].toString('latin1'));
+          }
           this.#push(frames);
         }
       }
@@ -345,19 +359,41 @@ export class ZmqSubscriberTransport implements SubscriberTransport {
     }
   }
 
-  /** Consumes this subscriber's own hello answers; returns true for one. */
+  /**
+   * Consumes this subscriber's own hello answers and the cached events a
+   * proxy sends on the hello topic; returns true for either.
+   */
   #handleHello(frames: Buffer[]): boolean {
     const [topicFrame] = frames;
-    if (frames.length !== 2 || topicFrame === undefined) {
+    if (frames.length < 2 || frames.length > 3 || topicFrame === undefined) {
       return false;
     }
     const topic = topicFrame.toString('latin1');
     if (!this.#pendingHellos.has(topic)) {
       return topic.startsWith(HELLO_PREFIX);
     }
-    this.#finishHello(topic, true);
+    if (frames.length === 3) {
+      this.#pushCachedEvent(frames.slice(1));
+    } else {
+      this.#finishHello(topic, true);
+    }
 
     return true;
+  }
+
+  /**
+   * Passes on a cached event of a last-value cache when it matches a filter
+   * and no event of its topic has arrived since the hello was sent, because
+   * such an event is as new as the cached one or newer.
+   */
+  #pushCachedEvent(frames: Buffer[]): void {
+    const topic = frames[0]?.toString('latin1') ?? '';
+    const matches =
+      this.#filters.length === 0 ||
+      this.#filters.some((filter) => topic.startsWith(filter));
+    if (matches && !this.#topicsDuringHello.has(topic)) {
+      this.#push(frames);
+    }
   }
 }
 
