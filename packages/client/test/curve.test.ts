@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { generateKeyPair, subscribe, type Notice } from '../src/index.js';
+import {
+  CurveConfigError,
+  Publisher,
+  generateKeyPair,
+  subscribe,
+  type Notice,
+} from '../src/index.js';
 import { collect, openPublisher } from './helpers.js';
 
 describe('CURVE through Publisher and subscribe()', () => {
@@ -52,5 +58,25 @@ describe('CURVE through Publisher and subscribe()', () => {
         handshake: true,
       },
     ]);
+  });
+
+  it('rejects CURVE options for NATS', async () => {
+    const keys = generateKeyPair();
+    const message =
+      "CURVE keys apply to ZeroMQ endpoints only; a nats:// endpoint uses the NATS server's TLS and credentials";
+
+    const opened = Publisher.open({
+      endpoint: 'nats://127.0.0.1:4222',
+      curve: { secretKey: keys.secretKey },
+    });
+
+    await expect(opened).rejects.toThrow(CurveConfigError);
+    await expect(opened).rejects.toThrow(message);
+    expect(() =>
+      subscribe({
+        endpoint: 'nats://127.0.0.1:4222',
+        curve: { serverKey: keys.publicKey },
+      }),
+    ).toThrow(message);
   });
 });

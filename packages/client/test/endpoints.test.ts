@@ -41,8 +41,13 @@ describe('several endpoints', () => {
       'the live notice',
     );
 
+    // The endpoint with no publisher is also reported as unreachable, at a
+    // moment that depends on libzmq's first connect attempt.
+    const warnings = notices.filter((notice) => notice.kind === 'warning');
+    const others = notices.filter((notice) => notice.kind !== 'warning');
+
     expect(isReady).toBe(false);
-    expect(notices).toEqual([
+    expect(others).toEqual([
       {
         kind: 'live',
         endpoint: first.endpoint,
@@ -50,6 +55,17 @@ describe('several endpoints', () => {
         pending: [laterEndpoint],
       },
     ]);
+    expect(warnings).toEqual(
+      warnings.length === 0
+        ? []
+        : [
+            {
+              kind: 'warning',
+              endpoint: laterEndpoint,
+              message: `cannot connect to ${laterEndpoint}: nothing accepts connections there yet; retrying`,
+            },
+          ],
+    );
 
     const later = await openPublisher({
       endpoint: laterEndpoint,
@@ -69,7 +85,11 @@ describe('several endpoints', () => {
         { endpoint: later.endpoint, confirmed: true },
       ],
     });
-    expect(notices.map((notice) => notice.kind)).toEqual(['live', 'ready']);
+    expect(
+      notices
+        .filter((notice) => notice.kind !== 'warning')
+        .map((notice) => notice.kind),
+    ).toEqual(['live', 'ready']);
   });
 
   it('are confirmed each by its own publisher', async () => {
