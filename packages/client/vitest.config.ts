@@ -4,5 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 20000,
+    // The memory tests collect garbage before they sample RSS and heap use.
+    poolOptions: { forks: { execArgv: ['--expose-gc'] } },
   },
 });
