@@ -45,6 +45,7 @@ async function openRedis(
 
   return {
     endpoint: PEER_URLS.redis,
+    concurrentSends: true,
     send(message: TransportMessage) {
       client
         .publish(message.topic, Buffer.from(message.payload))
@@ -62,6 +63,7 @@ async function openNats(): Promise<PublisherTransport> {
 
   return {
     endpoint: `nats://${PEER_URLS.nats}`,
+    concurrentSends: true,
     send(message: TransportMessage) {
       connection.publish(message.topic, message.payload);
       return Promise.resolve();
@@ -80,6 +82,7 @@ async function openMqtt(
 
   return {
     endpoint: PEER_URLS.mqtt,
+    concurrentSends: true,
     send(message: TransportMessage) {
       client.publish(
         message.topic,

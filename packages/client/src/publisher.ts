@@ -74,9 +74,11 @@ export interface PublishOptions {
   type?: string;
 }
 
-interface QueuedEvent {
+/** A topic's sequence and its events waiting to be sent. */
+interface TopicQueue {
   topic: string;
-  json: string;
+  sequence: number;
+  pending: string[];
 }
 
 /**
@@ -86,6 +88,8 @@ interface QueuedEvent {
  * queue once per event-loop turn and sends the events of each topic as one
  * message (a batch when there are several), so sending costs one transport
  * message per topic per turn, not one per event. Order is kept per topic.
+ * When the transport allows overlapping sends, the sender hands over all
+ * messages of a turn at once; otherwise it waits for each send to settle.
  */
 export class Publisher {
   /** `zpubinstance` of every event: a new UUID each time a publisher opens. */
@@ -95,10 +99,16 @@ export class Publisher {
   readonly #maxQueue: number;
   readonly #lingerMs: number;
   readonly #onSendError: (error: Error) => void;
-  readonly #sequences = new Map<string, number>();
-  #queue: QueuedEvent[] = [];
+  /** Every topic published on so far. */
+  readonly #topics = new Map<string, TopicQueue>();
+  /** Topics with pending events, in the order their first one came. */
+  #ready: TopicQueue[] = [];
+  #queued = 0;
   #inFlight = 0;
-  #draining: Promise<void> | undefined;
+  #drainScheduled = false;
+  /** True while the one-send-at-a-time drain is waiting for a send. */
+  #sending = false;
+  readonly #drainedWaiters: (() => void)[] = [];
   #closing: Promise<PublisherStats> | undefined;
   #published = 0;
   #dropped = 0;
@@ -149,7 +159,7 @@ export class Publisher {
       published: this.#published,
       dropped: this.#dropped,
       sendErrors: this.#sendErrors,
-      queueDepth: this.#queue.length + this.#inFlight,
+      queueDepth: this.#queued + this.#inFlight,
     };
   }
 
@@ -161,34 +171,60 @@ export class Publisher {
    * BigInt); both are programming errors, and neither uses up a sequence.
    */
   publish(topic: string, data: unknown, options: PublishOptions = {}): boolean {
-    assertTopic(topic);
-    if (
-      this.#closing !== undefined ||
-      this.#queue.length + this.#inFlight >= this.#maxQueue
-    ) {
-      this.#dropped++;
+    const queue = this.#topicQueue(topic);
+    if (this.#isFull()) {
       return false;
     }
+    this.#enqueue(queue, options.type ?? MESSAGE_EVENT_TYPE, data);
 
-    const sequence = (this.#sequences.get(topic) ?? 0) + 1;
+    return true;
+  }
+
+  #topicQueue(topic: string): TopicQueue {
+    assertTopic(topic);
+    let queue = this.#topics.get(topic);
+    if (queue === undefined) {
+      queue = { topic, sequence: 0, pending: [] };
+      this.#topics.set(topic, queue);
+    }
+
+    return queue;
+  }
+
+  /** Counts a dropped event and returns true when no event may be queued. */
+  #isFull(): boolean {
+    if (
+      this.#closing !== undefined ||
+      this.#queued + this.#inFlight >= this.#maxQueue
+    ) {
+      this.#dropped++;
+      return true;
+    }
+
+    return false;
+  }
+
+  #enqueue(queue: TopicQueue, type: string, data: unknown) {
     const event = createEvent({
       id: randomUUID(),
       source: this.#source,
-      type: options.type ?? MESSAGE_EVENT_TYPE,
+      type,
       time: new Date().toISOString(),
-      topic,
-      sequence,
+      topic: queue.topic,
+      sequence: queue.sequence + 1,
       instance: this.instance,
       data,
     });
-    const json = JSON.stringify(event);
-    this.#sequences.set(topic, sequence);
-    this.#queue.push({ topic, json });
-    this.#draining ??= new Promise((resolve) => setImmediate(resolve)).then(
-      () => this.#drain(),
-    );
-
-    return true;
+    queue.pending.push(JSON.stringify(event));
+    queue.sequence++;
+    if (queue.pending.length === 1) {
+      this.#ready.push(queue);
+    }
+    this.#queued++;
+    if (!this.#drainScheduled) {
+      this.#drainScheduled = true;
+      setImmediate(this.#drain);
+    }
   }
 
   /**
@@ -208,81 +244,153 @@ export class Publisher {
     const expired = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.#lingerMs);
     });
-    await Promise.race([this.#draining, expired]);
+    await Promise.race([this.#drained(), expired]);
     clearTimeout(timer);
-    this.#dropped += this.#queue.length;
-    this.#queue = [];
+    this.#dropped += this.#queued;
+    this.#queued = 0;
+    for (const queue of this.#ready) {
+      queue.pending = [];
+    }
+    this.#ready = [];
     await this.#transport.close(Math.max(0, deadline - Date.now()));
 
     return this.stats;
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const queued = this.#queue;
-      this.#queue = [];
-      this.#inFlight = queued.length;
-      for (const [topic, jsons] of groupByTopic(queued)) {
-        for (const payload of batchPayloads(jsons)) {
-          await this.#send(topic, payload.text, payload.count);
+  /** Sends every pending event, once per turn of the event loop. */
+  readonly #drain = (): void => {
+    this.#drainScheduled = false;
+    if (this.#transport.concurrentSends === true) {
+      for (const { topic, payloads } of this.#takeReady()) {
+        for (const payload of payloads) {
+          this.#sendWithoutWaiting(topic, payload);
         }
       }
-      this.#inFlight = 0;
+    } else if (!this.#sending) {
+      void this.#drainOneByOne();
     }
-    this.#draining = undefined;
+  };
+
+  /** Takes the pending events of every topic, split into payloads. */
+  #takeReady(): { topic: string; payloads: Payload[] }[] {
+    const ready = this.#ready;
+    this.#ready = [];
+
+    return ready.map((queue) => {
+      const pending = queue.pending;
+      queue.pending = [];
+      this.#queued -= pending.length;
+      this.#inFlight += pending.length;
+
+      return { topic: queue.topic, payloads: splitPayloads(pending) };
+    });
   }
 
-  async #send(topic: string, text: string, count: number): Promise<void> {
+  #sendWithoutWaiting(topic: string, payload: Payload): void {
+    let sent: Promise<void>;
     try {
-      await this.#transport.send({ topic, payload: Buffer.from(text) });
-      this.#published += count;
+      sent = this.#transport.send({
+        topic,
+        payload: Buffer.from(payload.text),
+      });
     } catch (error) {
-      this.#sendErrors += count;
-      this.#onSendError(error as Error);
+      this.#settle(payload.count, error as Error);
+      return;
     }
+    sent.then(
+      () => this.#settle(payload.count),
+      (error: unknown) => this.#settle(payload.count, error as Error),
+    );
+  }
+
+  async #drainOneByOne(): Promise<void> {
+    this.#sending = true;
+    while (this.#ready.length > 0) {
+      for (const { topic, payloads } of this.#takeReady()) {
+        for (const payload of payloads) {
+          try {
+            await this.#transport.send({
+              topic,
+              payload: Buffer.from(payload.text),
+            });
+            this.#settle(payload.count);
+          } catch (error) {
+            this.#settle(payload.count, error as Error);
+          }
+        }
+      }
+    }
+    this.#sending = false;
+  }
+
+  /** Counts a payload's events as published, or as lost with `error`. */
+  #settle(count: number, error?: Error): void {
     this.#inFlight -= count;
-  }
-}
-
-function groupByTopic(queued: readonly QueuedEvent[]): Map<string, string[]> {
-  const groups = new Map<string, string[]>();
-  for (const { topic, json } of queued) {
-    const group = groups.get(topic);
-    if (group === undefined) {
-      groups.set(topic, [json]);
+    if (error === undefined) {
+      this.#published += count;
     } else {
-      group.push(json);
+      this.#sendErrors += count;
+      this.#onSendError(error);
+    }
+    if (this.#queued === 0 && this.#inFlight === 0) {
+      for (const resolve of this.#drainedWaiters.splice(0)) {
+        resolve();
+      }
     }
   }
 
-  return groups;
+  /** Resolves once no event is queued or being sent. */
+  #drained(): Promise<void> {
+    if (this.#queued === 0 && this.#inFlight === 0) {
+      return Promise.resolve();
+    }
+
+    return new Promise((resolve) => this.#drainedWaiters.push(resolve));
+  }
 }
 
-/** Splits events of one topic into payloads of at most MAX_BATCH_BYTES. */
-function* batchPayloads(
-  jsons: readonly string[],
-): Generator<{ text: string; count: number }> {
-  let chunk: string[] = [];
+/** The text of one message and the number of events in it. */
+interface Payload {
+  text: string;
+  count: number;
+}
+
+/**
+ * Splits events of one topic into payloads of at most MAX_BATCH_BYTES,
+ * counting UTF-16 code units as bytes.
+ */
+function splitPayloads(jsons: readonly string[]): Payload[] {
+  if (jsons.length === 1) {
+    return [{ text: jsons[0] as string, count: 1 }];
+  }
+  const payloads: Payload[] = [];
+  let start = 0;
   let size = 0;
-  for (const json of jsons) {
-    if (chunk.length > 0 && size + json.length > MAX_BATCH_BYTES) {
-      yield toPayload(chunk);
-      chunk = [];
+  for (let index = 0; index < jsons.length; index++) {
+    const length = (jsons[index] as string).length;
+    if (index > start && size + length > MAX_BATCH_BYTES) {
+      payloads.push(toPayload(jsons, start, index));
+      start = index;
       size = 0;
     }
-    chunk.push(json);
-    size += json.length + 1;
+    size += length + 1;
   }
-  if (chunk.length > 0) {
-    yield toPayload(chunk);
-  }
+  payloads.push(toPayload(jsons, start, jsons.length));
+
+  return payloads;
 }
 
-function toPayload(chunk: readonly string[]): { text: string; count: number } {
+function toPayload(
+  jsons: readonly string[],
+  start: number,
+  end: number,
+): Payload {
   const text =
-    chunk.length === 1 ? (chunk[0] as string) : `[${chunk.join(',')}]`;
+    end - start === 1
+      ? (jsons[start] as string)
+      : `[${jsons.slice(start, end).join(',')}]`;
 
-  return { text, count: chunk.length };
+  return { text, count: end - start };
 }
 
 function checkPositiveInteger(

@@ -16,8 +16,15 @@ export interface PublisherTransport {
   /** The endpoint as resolved after bind or connect, e.g. with a real port. */
   readonly endpoint: string;
   /**
-   * Sends one message. zpub never calls it again before the returned promise
-   * settles, so a transport may keep a single pending send.
+   * True when `send` may be called again before the previous promise
+   * settles, as for a transport whose sends never wait. zpub then hands over
+   * every message of a turn of the event loop at once.
+   */
+  readonly concurrentSends?: boolean;
+  /**
+   * Sends one message. Unless `concurrentSends` is true, zpub never calls it
+   * again before the returned promise settles, so a transport may keep a
+   * single pending send.
    */
   send(message: TransportMessage): Promise<void>;
   /** Waits at most `lingerMs` for sent messages to leave, then closes. */
