@@ -3,9 +3,9 @@ import { hostname } from 'node:os';
 import {
   MESSAGE_EVENT_TYPE,
   assertTopic,
-  createEvent,
   type PublisherTransport,
 } from '@zpub/protocol';
+import { EventEncoder, type TopicEncoding } from './encoder.js';
 import { openPublisherTransport } from './transports.js';
 
 /** Default for {@link PublisherOptions.endpoint}. */
@@ -74,10 +74,8 @@ export interface PublishOptions {
   type?: string;
 }
 
-/** A topic's sequence and its events waiting to be sent. */
-interface TopicQueue {
-  topic: string;
-  sequence: number;
+/** A topic's encoding state and its events waiting to be sent. */
+interface TopicQueue extends TopicEncoding {
   pending: string[];
 }
 
@@ -99,7 +97,8 @@ export class Publisher {
   readonly #maxQueue: number;
   readonly #lingerMs: number;
   readonly #onSendError: (error: Error) => void;
-  /** Every topic published on so far. */
+  readonly #encoder: EventEncoder;
+  /** Every topic published on so far, each checked once by assertTopic. */
   readonly #topics = new Map<string, TopicQueue>();
   /** Topics with pending events, in the order their first one came. */
   #ready: TopicQueue[] = [];
@@ -127,6 +126,7 @@ export class Publisher {
     this.#maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
     this.#lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
     this.#onSendError = options.onSendError ?? (() => undefined);
+    this.#encoder = new EventEncoder(this.#source, instance);
   }
 
   /** Binds or connects the transport, then returns a ready publisher. */
@@ -175,16 +175,40 @@ export class Publisher {
     if (this.#isFull()) {
       return false;
     }
-    this.#enqueue(queue, options.type ?? MESSAGE_EVENT_TYPE, data);
+    this.#enqueue(
+      queue,
+      options.type ?? MESSAGE_EVENT_TYPE,
+      JSON.stringify(data),
+    );
+
+    return true;
+  }
+
+  /**
+   * Queues one event whose data is already JSON text, as a precompiled
+   * serializer writes it, and returns as {@link publish} does. The text is
+   * put into the event as it is, so it must be exactly one valid JSON value:
+   * nothing checks it. Throws {@link InvalidTopicError} for an invalid topic.
+   */
+  publishJson(
+    topic: string,
+    dataJson: string,
+    options: PublishOptions = {},
+  ): boolean {
+    const queue = this.#topicQueue(topic);
+    if (this.#isFull()) {
+      return false;
+    }
+    this.#enqueue(queue, options.type ?? MESSAGE_EVENT_TYPE, dataJson);
 
     return true;
   }
 
   #topicQueue(topic: string): TopicQueue {
-    assertTopic(topic);
     let queue = this.#topics.get(topic);
     if (queue === undefined) {
-      queue = { topic, sequence: 0, pending: [] };
+      assertTopic(topic);
+      queue = { ...this.#encoder.topic(topic), pending: [] };
       this.#topics.set(topic, queue);
     }
 
@@ -204,19 +228,8 @@ export class Publisher {
     return false;
   }
 
-  #enqueue(queue: TopicQueue, type: string, data: unknown) {
-    const event = createEvent({
-      id: randomUUID(),
-      source: this.#source,
-      type,
-      time: new Date().toISOString(),
-      topic: queue.topic,
-      sequence: queue.sequence + 1,
-      instance: this.instance,
-      data,
-    });
-    queue.pending.push(JSON.stringify(event));
-    queue.sequence++;
+  #enqueue(queue: TopicQueue, type: string, dataJson: string | undefined) {
+    queue.pending.push(this.#encoder.encode(queue, type, dataJson));
     if (queue.pending.length === 1) {
       this.#ready.push(queue);
     }
