@@ -26,7 +26,7 @@ export const MAX_BATCH_BYTES = 256 * 1024;
 
 export interface PublisherOptions {
   /**
-   * Where to publish: `tcp://IP:PORT`, `ipc://PATH` or `inproc://NAME`.
+   * Endpoint to publish on: `tcp://IP:PORT`, `ipc://PATH` or `inproc://NAME`.
    * Port 0 binds an ephemeral port; {@link Publisher.endpoint} has the real one.
    * @default 'tcp://127.0.0.1:5555'
    */
@@ -169,10 +169,12 @@ export class Publisher {
    * publisher is closing. Throws {@link InvalidTopicError} for an invalid
    * topic and TypeError for data that JSON.stringify rejects (a cycle, a
    * BigInt); both are programming errors, and neither uses up a sequence.
+   * An event dropped because the queue is full does use one, so that
+   * subscribers see the loss as a gap.
    */
   publish(topic: string, data: unknown, options: PublishOptions = {}): boolean {
     const queue = this.#topicQueue(topic);
-    if (this.#isFull()) {
+    if (this.#isFull(queue)) {
       return false;
     }
     this.#enqueue(
@@ -196,7 +198,7 @@ export class Publisher {
     options: PublishOptions = {},
   ): boolean {
     const queue = this.#topicQueue(topic);
-    if (this.#isFull()) {
+    if (this.#isFull(queue)) {
       return false;
     }
     this.#enqueue(queue, options.type ?? MESSAGE_EVENT_TYPE, dataJson);
@@ -215,13 +217,18 @@ export class Publisher {
     return queue;
   }
 
-  /** Counts a dropped event and returns true when no event may be queued. */
-  #isFull(): boolean {
+  /**
+   * Returns true when no event may be queued, and then counts one dropped
+   * event on `queue`. The dropped event still takes its sequence, so that
+   * subscribers report it as missed.
+   */
+  #isFull(queue: TopicQueue): boolean {
     if (
       this.#closing !== undefined ||
       this.#queued + this.#inFlight >= this.#maxQueue
     ) {
       this.#dropped++;
+      queue.sequence++;
       return true;
     }
 

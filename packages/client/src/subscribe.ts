@@ -6,6 +6,7 @@ import {
   isControlTopic,
   matchesAnyFilter,
   type DecodeOptions,
+  type SequenceObservation,
   type SubscriberStatus,
   type SubscriberTransport,
   type ZpubEvent,
@@ -39,23 +40,19 @@ export type Notice =
   | { kind: 'disconnected'; endpoint: string }
   /** A message that was skipped because it could not be decoded. */
   | { kind: 'invalid'; error: DecodeError }
-  /** Events of `topic` that never arrived, e.g. dropped by a full queue. */
-  | {
-      kind: 'gap';
-      topic: string;
-      instance: string;
-      missed: number;
-      expected: number;
-      received: number;
-    }
-  /** A publisher restarted: its sequences begin again. */
-  | { kind: 'restart'; source: string; previous: string; current: string }
-  | { kind: 'out-of-order'; topic: string; instance: string; received: number }
-  | { kind: 'warning'; message: string };
+  /**
+   * A gap (events that never arrived, e.g. dropped by a full queue), a
+   * publisher restart, or an event out of order, from {@link SequenceTracker}.
+   */
+  | Extract<SequenceObservation, { kind: 'gap' | 'restart' | 'out-of-order' }>
+  | { kind: 'warning'; endpoint: string; message: string };
 
 /** A live subscription: iterate it for events, close it when done. */
 export interface Subscription extends AsyncIterable<ZpubEvent> {
-  /** Resolves once the first publisher has the subscription. */
+  /**
+   * Resolves once the first publisher has the subscription; rejects when the
+   * subscription is closed before that.
+   */
   readonly ready: Promise<{ endpoint: string; confirmed: boolean }>;
   close(): Promise<void>;
 }
@@ -100,13 +97,20 @@ class ActiveSubscription implements Subscription {
   readonly #notify: (notice: Notice) => void;
   #markReady: (value: { endpoint: string; confirmed: boolean }) => void = () =>
     undefined;
+  #failReady: (error: Error) => void = () => undefined;
   #isReady = false;
 
   constructor(filters: readonly string[], options: SubscribeOptions) {
     this.#filters = filters;
     this.#options = options;
     this.#notify = options.onNotice ?? (() => undefined);
-    this.ready = new Promise((resolve) => (this.#markReady = resolve));
+    this.ready = new Promise((resolve, reject) => {
+      this.#markReady = resolve;
+      this.#failReady = reject;
+    });
+    // Nobody has to await `ready`; an early close must not be an unhandled
+    // rejection then.
+    this.ready.catch(() => undefined);
   }
 
   attach(transport: SubscriberTransport): void {
@@ -120,6 +124,10 @@ class ActiveSubscription implements Subscription {
   }
 
   close(): Promise<void> {
+    this.#failReady(
+      new Error('the subscription was closed before it was ready'),
+    );
+
     return this.#transport?.close() ?? Promise.resolve();
   }
 
@@ -140,20 +148,41 @@ class ActiveSubscription implements Subscription {
         this.#notify({ kind: 'disconnected', endpoint: status.endpoint });
         return;
       case 'warning':
-        this.#notify({ kind: 'warning', message: status.message });
+        this.#notify({
+          kind: 'warning',
+          endpoint: status.endpoint,
+          message: status.message,
+        });
         return;
       case 'connected':
         return;
     }
   }
 
+  /**
+   * Returns false for control messages and for topics that match a filter
+   * only as a byte prefix (`numbers` for `number`), before any decoding, so
+   * a malformed message on a topic nobody asked for is not reported. A topic
+   * frame that is not UTF-8 is kept, so that decoding reports it.
+   */
+  #isWanted(topicFrame: Uint8Array | undefined): boolean {
+    if (topicFrame === undefined) {
+      return true;
+    }
+    const topic = Buffer.from(topicFrame).toString('utf8');
+    if (isControlTopic(topic)) {
+      return false;
+    }
+
+    return (
+      this.#filters.length === 0 ||
+      topic.includes('\uFFFD') ||
+      matchesAnyFilter(topic, this.#filters)
+    );
+  }
+
   *#decode(frames: Uint8Array[]): Generator<ZpubEvent> {
-    const [topicFrame] = frames;
-    if (
-      frames.length === 2 &&
-      topicFrame !== undefined &&
-      isControlTopic(Buffer.from(topicFrame).toString('latin1'))
-    ) {
+    if (!this.#isWanted(frames[0])) {
       return;
     }
 
@@ -167,13 +196,6 @@ class ActiveSubscription implements Subscription {
       }
       throw error;
     }
-    if (
-      this.#filters.length > 0 &&
-      !matchesAnyFilter(message.topic, this.#filters)
-    ) {
-      return;
-    }
-
     for (const event of message.events) {
       event.topic ??= message.topic;
       const observation = this.#tracker.observe(message.topic, event);

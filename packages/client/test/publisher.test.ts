@@ -1,227 +1,174 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import {
-  decodeMessage,
-  type PublisherTransport,
-  type TransportMessage,
-  type ZpubEvent,
-} from '@zpub/protocol';
 import { describe, expect, it } from 'vitest';
-import { MAX_BATCH_BYTES, Publisher } from '../src/index.js';
+import { Publisher } from '../src/index.js';
+import { collect, nextTurn, openPublisher } from './helpers.js';
 
-/** A transport that records messages, resolving sends at once or later. */
-class RecordingTransport implements PublisherTransport {
-  readonly endpoint = 'test://recording';
-  readonly messages: TransportMessage[] = [];
-  /** Sends that had not settled when the next one was made. */
-  overlapping = 0;
-  failNext: Error | undefined;
-  #pending = 0;
+function sequencesUpTo(count: number): string[] {
+  return Array.from({ length: count }, (_, index) => String(index + 1));
+}
 
-  constructor(readonly concurrentSends: boolean) {}
-
-  async send(message: TransportMessage): Promise<void> {
-    if (this.#pending > 0) {
-      this.overlapping++;
-    }
-    this.#pending++;
-    try {
-      await nextTurn();
-      const error = this.failNext;
-      this.failNext = undefined;
-      if (error !== undefined) {
-        throw error;
-      }
-      this.messages.push(message);
-    } finally {
-      this.#pending--;
-    }
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  events(): { topic: string; events: ZpubEvent[] }[] {
-    return this.messages.map(({ topic, payload }) => {
-      const decoded = decodeMessage([Buffer.from(topic), payload]);
-      return { topic: decoded.topic, events: decoded.events };
+describe('Publisher burst', () => {
+  it('delivers 5,000 events across turns', async () => {
+    const publisher = await openPublisher();
+    const collector = await collect({
+      endpoint: publisher.endpoint,
+      topics: ['burst'],
     });
-  }
-}
 
-async function open(concurrentSends = true, maxQueue?: number) {
-  const transport = new RecordingTransport(concurrentSends);
-  const publisher = await Publisher.open({
-    transport,
-    source: 'zpub://test',
-    maxQueue,
-  });
-
-  return { transport, publisher };
-}
-
-async function settle(publisher: Publisher): Promise<void> {
-  for (let turn = 0; turn < 10 && publisher.stats.queueDepth > 0; turn++) {
-    await nextTurn();
-  }
-}
-
-describe('Publisher batching', () => {
-  it('sends one message per topic per turn', async () => {
-    const { transport, publisher } = await open();
-    publisher.publish('a', 1);
-    publisher.publish('b', 2);
-    publisher.publish('a', 3);
-    await settle(publisher);
-
-    const messages = transport.events();
-    expect(messages.map((message) => message.topic)).toEqual(['a', 'b']);
-    expect(messages[0]?.events.map((event) => event.data)).toEqual([1, 3]);
-    expect(messages[1]?.events.map((event) => event.data)).toEqual([2]);
-  });
-
-  it('sends a single event as a plain event', async () => {
-    const { transport, publisher } = await open();
-    publisher.publish('a', 1);
-    await settle(publisher);
-
-    const text = Buffer.from(transport.messages[0]?.payload ?? []).toString();
-    expect(text.startsWith('{')).toBe(true);
-  });
-
-  it('splits batches at MAX_BATCH_BYTES', async () => {
-    const { transport, publisher } = await open();
-    const data = 'x'.repeat(50_000);
-    for (let index = 0; index < 12; index++) {
-      publisher.publish('big', data);
+    for (let batch = 0; batch < 50; batch++) {
+      for (let index = 0; index < 100; index++) {
+        publisher.publish('burst', batch * 100 + index + 1);
+      }
+      await nextTurn();
     }
-    await settle(publisher);
+    // Sequences count per topic, so this marker leaves `burst` at 5,000 and
+    // shows that nothing arrived after the last burst event.
+    publisher.publish('burst.end', 'end');
+    const events = await collector.take(5001, 8000);
+    // Read before close, which makes the subscriber report `disconnected`.
+    const noticeKinds = collector.notices.map((notice) => notice.kind);
+    const stats = await publisher.close();
 
-    const sizes = transport.messages.map((message) => message.payload.length);
-    expect(transport.messages.length).toBeGreaterThan(1);
-    expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_BATCH_BYTES + 2);
-    const total = transport.events().flatMap((message) => message.events);
-    expect(total.map((event) => event.sequence)).toEqual(
-      Array.from({ length: 12 }, (_, index) => String(index + 1)),
+    const burst = events.slice(0, 5000);
+    expect(burst.map((event) => event.sequence)).toEqual(sequencesUpTo(5000));
+    expect(burst.map((event) => event.data)).toEqual(
+      sequencesUpTo(5000).map(Number),
     );
-  });
-
-  it('numbers sequences per topic', async () => {
-    const { transport, publisher } = await open();
-    publisher.publish('a', 1);
-    publisher.publish('b', 1);
-    await settle(publisher);
-    publisher.publish('a', 2);
-    await settle(publisher);
-
-    const sequences = transport
-      .events()
-      .flatMap((message) => message.events)
-      .map((event) => `${event.topic}:${event.sequence}`);
-    expect(sequences).toEqual(['a:1', 'b:1', 'a:2']);
+    expect(events[5000]?.topic).toBe('burst.end');
+    expect(stats).toEqual({
+      published: 5001,
+      dropped: 0,
+      sendErrors: 0,
+      queueDepth: 0,
+    });
+    expect(noticeKinds).toEqual(['ready']);
   });
 });
 
-describe('Publisher sends', () => {
-  it('overlaps sends when the transport allows it', async () => {
-    const { transport, publisher } = await open(true);
-    publisher.publish('a', 1);
-    publisher.publish('b', 1);
-    publisher.publish('c', 1);
-    await settle(publisher);
+describe('Publisher maxQueue', () => {
+  it('drops and counts events over the bound', async () => {
+    const publisher = await openPublisher({ maxQueue: 10 });
 
-    expect(transport.messages).toHaveLength(3);
-    expect(transport.overlapping).toBeGreaterThan(0);
-  });
+    const results = Array.from({ length: 15 }, (_, index) =>
+      publisher.publish('number', index),
+    );
 
-  it('waits for each send otherwise', async () => {
-    const { transport, publisher } = await open(false);
-    publisher.publish('a', 1);
-    publisher.publish('b', 1);
-    await nextTurn();
-    publisher.publish('c', 1);
-    await settle(publisher);
-
-    expect(transport.messages.map((message) => message.topic)).toEqual([
-      'a',
-      'b',
-      'c',
+    expect(results).toEqual([
+      ...Array<boolean>(10).fill(true),
+      ...Array<boolean>(5).fill(false),
     ]);
-    expect(transport.overlapping).toBe(0);
-  });
-
-  it('counts events of a failed send', async () => {
-    const errors: Error[] = [];
-    const transport = new RecordingTransport(true);
-    const publisher = await Publisher.open({
-      transport,
-      onSendError: (error) => errors.push(error),
-    });
-    transport.failNext = new Error('send failed');
-    publisher.publish('a', 1);
-    publisher.publish('a', 2);
-    await settle(publisher);
-
-    expect(publisher.stats.sendErrors).toBe(2);
-    expect(publisher.stats.published).toBe(0);
-    expect(errors.map((error) => error.message)).toEqual(['send failed']);
-  });
-
-  it('counts published events and empties the queue', async () => {
-    const { publisher } = await open();
-    publisher.publish('a', 1);
-    publisher.publish('b', 2);
-    expect(publisher.stats.queueDepth).toBe(2);
-    await settle(publisher);
-
     expect(publisher.stats).toEqual({
-      published: 2,
-      dropped: 0,
+      published: 0,
+      dropped: 5,
+      sendErrors: 0,
+      queueDepth: 10,
+    });
+  });
+
+  it('takes events again once the queue is sent', async () => {
+    const publisher = await openPublisher({ maxQueue: 10 });
+    const collector = await collect({
+      endpoint: publisher.endpoint,
+      topics: ['number'],
+    });
+
+    for (let index = 0; index < 12; index++) {
+      publisher.publish('number', index);
+    }
+    await collector.take(10);
+    const accepted = publisher.publish('number', 'after the drain');
+    const [event] = await collector.take(1);
+
+    expect(accepted).toBe(true);
+    // The two dropped events took sequences 11 and 12, so subscribers see
+    // them as a gap.
+    expect(event?.sequence).toBe('13');
+    expect(collector.notices).toContainEqual(
+      expect.objectContaining({ kind: 'gap', missed: 2 }),
+    );
+    expect(publisher.stats).toEqual({
+      published: 11,
+      dropped: 2,
+      sendErrors: 0,
+      queueDepth: 0,
+    });
+  });
+
+  it('drops events published after close', async () => {
+    const publisher = await openPublisher();
+    await publisher.close();
+
+    const accepted = publisher.publish('number', 'late');
+
+    expect(accepted).toBe(false);
+    expect(publisher.stats).toEqual({
+      published: 0,
+      dropped: 1,
       sendErrors: 0,
       queueDepth: 0,
     });
   });
 });
 
-describe('Publisher limits', () => {
-  it('drops events past maxQueue', async () => {
-    const { publisher } = await open(true, 2);
-    expect(publisher.publish('a', 1)).toBe(true);
-    expect(publisher.publish('a', 2)).toBe(true);
-    expect(publisher.publish('a', 3)).toBe(false);
-    await settle(publisher);
+describe('Publisher close', () => {
+  it('flushes queued events within the linger', async () => {
+    const publisher = await openPublisher({ lingerMs: 2000 });
+    const collector = await collect({
+      endpoint: publisher.endpoint,
+      topics: ['number'],
+    });
 
-    expect(publisher.stats.dropped).toBe(1);
-    expect(publisher.stats.published).toBe(2);
+    for (let index = 0; index < 100; index++) {
+      publisher.publish('number', index);
+    }
+    const closing = publisher.close();
+    const lateAccepted = publisher.publish('number', 'while closing');
+    const stats = await closing;
+    const events = await collector.take(100);
+
+    expect(lateAccepted).toBe(false);
+    expect(events.map((event) => event.data)).toEqual(
+      Array.from({ length: 100 }, (_, index) => index),
+    );
+    expect(stats).toEqual({
+      published: 100,
+      dropped: 1,
+      sendErrors: 0,
+      queueDepth: 0,
+    });
   });
 
-  it('rejects an invalid topic without a sequence', async () => {
-    const { transport, publisher } = await open();
-    expect(() => publisher.publish('bad topic', 1)).toThrow(/invalid topic/);
-    expect(() => publisher.publish('bad topic', 1)).toThrow(/invalid topic/);
-    publisher.publish('good', 1);
-    await settle(publisher);
+  it('returns the same stats when called twice', async () => {
+    const publisher = await openPublisher();
+    publisher.publish('number', 1);
 
-    expect(transport.events()[0]?.events[0]?.sequence).toBe('1');
+    const first = await publisher.close();
+    const second = await publisher.close();
+
+    expect(second).toEqual(first);
   });
+});
 
-  it('rejects data JSON cannot encode without a sequence', async () => {
-    const { transport, publisher } = await open();
-    expect(() => publisher.publish('a', { big: 1n })).toThrow(TypeError);
-    publisher.publish('a', 1);
-    await settle(publisher);
+describe('Publisher.open', () => {
+  it.each([
+    [{ maxQueue: 0 }, 'maxQueue'],
+    [{ maxQueue: -1 }, 'maxQueue'],
+    [{ maxQueue: 1.5 }, 'maxQueue'],
+    [{ maxQueue: Number.NaN }, 'maxQueue'],
+    [{ lingerMs: -1 }, 'lingerMs'],
+    [{ lingerMs: 0.5 }, 'lingerMs'],
+  ])('rejects %o', async (options, name) => {
+    const error: unknown = await Publisher.open({
+      endpoint: 'tcp://127.0.0.1:0',
+      ...options,
+    }).then(
+      async (publisher) => {
+        await publisher.close();
+        return undefined;
+      },
+      (reason: unknown) => reason,
+    );
 
-    expect(transport.events()[0]?.events[0]?.sequence).toBe('1');
-  });
-
-  it('sends queued events on close', async () => {
-    const { transport, publisher } = await open(false);
-    publisher.publish('a', 1);
-    publisher.publish('b', 2);
-    const stats = await publisher.close();
-
-    expect(stats.published).toBe(2);
-    expect(transport.messages).toHaveLength(2);
-    expect(publisher.publish('a', 3)).toBe(false);
+    expect(error).toBeInstanceOf(RangeError);
+    expect((error as Error).message).toContain(name);
   });
 });

@@ -83,7 +83,12 @@ export function decodeMessage(
   };
 
   if (frames.length !== 2) {
-    fail('FRAME_COUNT', `expected 2 frames, got ${frames.length}`);
+    const first = frames[0];
+    fail(
+      'FRAME_COUNT',
+      `expected 2 frames, got ${frames.length}`,
+      first === undefined ? undefined : decodeText(first),
+    );
   }
   const [topicFrame, payload] = frames as Frames;
   const topic = decodeText(topicFrame);

@@ -18,7 +18,13 @@ export type SequenceObservation =
   /** The same source now has a new instance: its publisher restarted. */
   | { kind: 'restart'; source: string; previous: string; current: string }
   /** The sequence went back or repeated within one instance. */
-  | { kind: 'out-of-order'; topic: string; instance: string; received: number };
+  | {
+      kind: 'out-of-order';
+      topic: string;
+      instance: string;
+      received: number;
+      last: number;
+    };
 
 /**
  * Follows the `sequence` of each topic per publisher instance and reports
@@ -69,7 +75,13 @@ export class SequenceTracker {
     if (sequence <= last) {
       topics.set(topic, last);
 
-      return { kind: 'out-of-order', topic, instance, received: sequence };
+      return {
+        kind: 'out-of-order',
+        topic,
+        instance,
+        received: sequence,
+        last,
+      };
     }
 
     return {

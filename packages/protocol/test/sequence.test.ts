@@ -99,6 +99,7 @@ describe('SequenceTracker', () => {
       topic: 'number',
       instance: first,
       received: 4,
+      last: 4,
     });
   });
 

@@ -37,6 +37,8 @@ export interface ParsedEndpoint {
 }
 
 const TCP_ENDPOINT = /^tcp:\/\/(\[[^\]]*\]|[^:/[\]]*):([^:/]*)$/;
+/** A tcp endpoint whose IPv6 host lacks brackets, split at the last colon. */
+const UNBRACKETED_IPV6_ENDPOINT = /^tcp:\/\/([0-9A-Fa-f:.]+):([0-9]+)$/;
 
 /**
  * Parses and checks a ZeroMQ endpoint. For `bind`, a tcp host must be an IP
@@ -61,6 +63,16 @@ export function parseEndpoint(
 
   const match = TCP_ENDPOINT.exec(endpoint);
   if (match === null) {
+    // TCP_ENDPOINT allows no colon in a host without brackets, so an IPv6
+    // address without brackets fails it and is recognized here.
+    const unbracketed = UNBRACKETED_IPV6_ENDPOINT.exec(endpoint);
+    if (unbracketed !== null && isIP(unbracketed[1] ?? '') === 6) {
+      const [, host, port] = unbracketed;
+      throw new InvalidEndpointError(
+        endpoint,
+        `put the IPv6 address in brackets: tcp://[${host}]:${port}`,
+      );
+    }
     throw new InvalidEndpointError(
       endpoint,
       'expected tcp://HOST:PORT, ipc://PATH or inproc://NAME',
@@ -79,16 +91,16 @@ export function parseEndpoint(
       `${JSON.stringify(host)} in brackets is not an IPv6 address`,
     );
   }
+  if (use === 'connect' && host === '*') {
+    throw new InvalidEndpointError(
+      endpoint,
+      'the host * is valid only for bind. Use the IP address or host name of the publisher',
+    );
+  }
   if (use === 'bind' && host !== '*' && isIP(host) === 0) {
     throw new InvalidEndpointError(
       endpoint,
       `cannot bind to the host name ${JSON.stringify(host)}; use an IP address such as 127.0.0.1 or [::1], or * for every interface`,
-    );
-  }
-  if (!bracketed && isIP(host) === 6) {
-    throw new InvalidEndpointError(
-      endpoint,
-      `put the IPv6 address in brackets: tcp://[${host}]:${port}`,
     );
   }
 

@@ -42,6 +42,7 @@ export class ZmqPublisherTransport implements PublisherTransport {
   readonly #socket: XPublisher;
   readonly #helloPayload: Uint8Array;
   readonly #onError: (error: Error) => void;
+  readonly #mode: 'bind' | 'connect';
   #endpoint = '';
   #closed = false;
 
@@ -49,6 +50,7 @@ export class ZmqPublisherTransport implements PublisherTransport {
     this.#socket = socket;
     this.#helloPayload = encoder.encode(options.helloPayload ?? '{}');
     this.#onError = options.onError ?? (() => undefined);
+    this.#mode = options.mode ?? 'bind';
   }
 
   /**
@@ -113,14 +115,36 @@ export class ZmqPublisherTransport implements PublisherTransport {
     return this.#socket.send([message.topic, message.payload]);
   }
 
-  close(lingerMs: number): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#socket.linger = lingerMs;
-      this.#socket.close();
+  async close(lingerMs: number): Promise<void> {
+    if (this.#closed) {
+      return;
     }
+    this.#closed = true;
+    this.#socket.linger = lingerMs;
+    const released =
+      this.#mode === 'bind' ? this.#listenerClosed() : Promise.resolve();
+    this.#socket.close();
+    await released;
+  }
 
-    return Promise.resolve();
+  /**
+   * Resolves once libzmq has closed the listening socket, which its I/O
+   * thread does some time after zmq_close returns. Until then, binding the
+   * same endpoint again fails with "Address already in use". The "end" event
+   * (monitoring stopped) follows the teardown of the whole socket, so it ends
+   * the wait if no "close" event matches the endpoint.
+   */
+  #listenerClosed(): Promise<void> {
+    const events = this.#socket.events;
+
+    return new Promise((resolve) => {
+      events.on('close', ({ address }) => {
+        if (address === this.#endpoint) {
+          resolve();
+        }
+      });
+      events.on('end', () => resolve());
+    });
   }
 
   async #readSubscriptions(): Promise<void> {

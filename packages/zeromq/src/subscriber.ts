@@ -39,6 +39,12 @@ export interface ZmqSubscriberOptions {
 const BUFFERED_MESSAGES = 256;
 
 /**
+ * The buffer bound while a hello is pending, so that a reader that has not
+ * started yet does not keep the hello answer unread behind other messages.
+ */
+const BUFFERED_MESSAGES_DURING_HELLO = 65_536;
+
+/**
  * Receives over a ZeroMQ SUB socket and reports readiness: after each
  * handshake it subscribes to a fresh hello topic and reports `live` when the
  * publisher answers on it, or after {@link HELLO_TIMEOUT_MS} without one.
@@ -186,6 +192,8 @@ export class ZmqSubscriberTransport implements SubscriberTransport {
     }, this.#helloTimeoutMs);
     this.#pendingHellos.set(topic, { endpoint, timer });
     this.#socket.subscribe(topic);
+    // Read on past a full buffer until the answer arrives.
+    this.#resume?.();
   }
 
   #finishHello(topic: string, confirmed: boolean): void {
@@ -203,7 +211,11 @@ export class ZmqSubscriberTransport implements SubscriberTransport {
   async #receiveLoop(): Promise<void> {
     try {
       while (!this.#closed) {
-        if (this.#messages.length >= BUFFERED_MESSAGES) {
+        const limit =
+          this.#pendingHellos.size > 0
+            ? BUFFERED_MESSAGES_DURING_HELLO
+            : BUFFERED_MESSAGES;
+        if (this.#messages.length >= limit) {
           await new Promise<void>((resolve) => (this.#resume = resolve));
           this.#resume = undefined;
           continue;
