@@ -15,7 +15,7 @@ import {
   replaceResults,
   type BenchResults,
 } from './report.js';
-import { subscribeApiSuite } from './subscribers.js';
+import { subscribeApiSuite, zsubSuite } from './subscribers.js';
 import {
   peersSuite,
   slowSubscriberSuite,
@@ -65,7 +65,7 @@ const QUICK: SuiteOptions = {
 };
 
 /** Busy wait per event of the slow subscriber, in µs. */
-const SLOW_SUBSCRIBER_US = 500;
+const SLOW_SUBSCRIBER_US = 5000;
 /** Requests of each Flask batch. */
 const FLASK_REQUESTS = 5;
 /** Events the blaster publishes per event-loop turn. */
@@ -172,10 +172,10 @@ async function main(): Promise<number> {
     peersSuite({ ...options, rounds: Math.min(options.rounds, 3) }),
   );
   results.flask = await run('flask', () => flaskSuite(FLASK_REQUESTS));
-  const subscribeApi = await run('subscribers', () =>
-    subscribeApiSuite(options.durationS, BLAST_PER_TURN),
-  );
-  results.subscribers = subscribeApi === undefined ? undefined : [subscribeApi];
+  results.subscribers = await run('subscribers', async () => [
+    await subscribeApiSuite(options.durationS, BLAST_PER_TURN),
+    await zsubSuite(options.durationS, BLAST_PER_TURN),
+  ]);
   results.targets = checkTargets(results);
 
   process.stdout.write(

@@ -46,8 +46,19 @@ export async function startSubscriber(
   kind: 'zpub' | PeerKind,
   endpoint: string | undefined,
   slowUs = 0,
+  receiveHighWaterMark = 0,
+  slowForMs = 0,
 ): Promise<Worker> {
-  const args = ['--kind', kind, '--slow-us', String(slowUs)];
+  const args = [
+    '--kind',
+    kind,
+    '--slow-us',
+    String(slowUs),
+    '--receive-hwm',
+    String(receiveHighWaterMark),
+    '--slow-for-ms',
+    String(slowForMs),
+  ];
   if (endpoint !== undefined) {
     args.push('--endpoint', endpoint);
   }

@@ -225,6 +225,7 @@ function sections(results: BenchResults): Section[] {
       title: `Slow subscriber: ${slow.slowUs} µs of work per event, wrk at saturation for ${options.durationS * 2} s`,
       headers: [
         'published',
+        'dropped by the publisher',
         'received',
         'reported missing',
         'missing before first',
@@ -235,6 +236,7 @@ function sections(results: BenchResults): Section[] {
       rows: [
         [
           whole(slow.published),
+          whole(slow.dropped),
           whole(slow.received),
           whole(slow.missed),
           whole(slow.missedBeforeFirst),
@@ -251,7 +253,7 @@ function sections(results: BenchResults): Section[] {
         ],
       ],
       notes: [
-        'Accounted: received + reported missing + missing before first = published.',
+        'Accounted: received + reported missing + missing before first = published + dropped.',
       ],
     });
   }

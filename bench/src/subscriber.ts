@@ -45,10 +45,18 @@ const { values } = parseArgs({
     kind: { type: 'string', default: 'zpub' },
     endpoint: { type: 'string', default: 'tcp://127.0.0.1:5555' },
     'slow-us': { type: 'string', default: '0' },
+    // How long the busy wait lasts from the first event on, in ms. The
+    // subscriber cannot be told to stop over IPC, because the busy wait
+    // keeps its event loop from reading the channel.
+    'slow-for-ms': { type: 'string', default: '0' },
+    // ZMQ_RCVHWM, in messages; 0 keeps subscribe()'s default.
+    'receive-hwm': { type: 'string', default: '0' },
   },
 });
 const kind = values.kind as 'zpub' | PeerKind;
-let slowMs = Number(values['slow-us']) / 1000;
+const slowMs = Number(values['slow-us']) / 1000;
+const slowForMs = Number(values['slow-for-ms']);
+let slowUntil = Number.NaN;
 const topics = new Map<string, TopicCount>();
 const latencies = new SampleBuffer(2_000_000);
 let received = 0;
@@ -63,6 +71,7 @@ function count(topic: string, event: ZpubEvent): void {
   lastAtMs = performance.now();
   if (received === 1) {
     firstAtMs = lastAtMs;
+    slowUntil = firstAtMs + slowForMs;
   }
   const sequence = sequenceOf(event) ?? 0;
   const counted = topics.get(topic);
@@ -82,7 +91,7 @@ function count(topic: string, event: ZpubEvent): void {
   if (typeof publishedAt === 'number') {
     latencies.push((nowNs - publishedAt) / 1000);
   }
-  if (slowMs > 0) {
+  if (slowMs > 0 && lastAtMs < slowUntil) {
     // A busy wait stands for work per event and blocks the event loop, as
     // slow synchronous processing would.
     const until = performance.now() + slowMs;
@@ -102,8 +111,11 @@ function addMissed(topic: string, count: number): void {
 
 let close: () => Promise<void>;
 if (kind === 'zpub') {
+  const receiveHighWaterMark = Number(values['receive-hwm']);
   const subscription = subscribe({
     endpoint: values.endpoint,
+    receiveHighWaterMark:
+      receiveHighWaterMark > 0 ? receiveHighWaterMark : undefined,
     onNotice: (notice) => {
       if (notice.kind === 'gap') {
         addMissed(notice.topic, notice.missed);
@@ -162,11 +174,6 @@ serveCommands(
     },
     'reset-latency': () => {
       latencies.clear();
-      return true;
-    },
-    /** Sets the busy wait per event, in µs. */
-    'set-slow': (slowUs) => {
-      slowMs = Number(slowUs) / 1000;
       return true;
     },
   },

@@ -1,7 +1,10 @@
+import { openSync, closeSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import type { BlastResult } from './blaster.js';
 import { startSubscriber } from './harness.js';
-import { SERVER_CORE, Worker } from './processes.js';
+import { LOAD_CORE, SERVER_CORE, Worker, spawnPinned } from './processes.js';
 import { processCpuUs } from './procfs.js';
 import type { SubscriberStats } from './subscriber.js';
 
@@ -82,5 +85,86 @@ export async function subscribeApiSuite(
     };
   } finally {
     await Promise.all([subscriber.stop(), blaster.stop()]);
+  }
+}
+
+/** zsub's command, built by `pnpm build` in apps/sub. */
+export const ZSUB_BIN = fileURLToPath(
+  new URL('../../apps/sub/bin/zsub.js', import.meta.url),
+);
+
+/** How long zsub may take to report that it is live. */
+const ZSUB_READY_TIMEOUT_MS = 10_000;
+
+/**
+ * Publishes batches as fast as the publisher's event loop turns for
+ * `durationS` and measures what `zsub --json > /dev/null` takes of them.
+ * zsub reports each gap as a stderr line, and received is published less
+ * the missed events those lines report.
+ */
+export async function zsubSuite(
+  durationS: number,
+  perTurn: number,
+): Promise<SubscriberRun> {
+  const { worker: blaster, info } = await Worker.start(
+    'blaster',
+    SERVER_CORE,
+    'blaster',
+    [],
+  );
+  const devNull = openSync('/dev/null', 'w');
+  const zsub = spawnPinned(
+    LOAD_CORE,
+    process.execPath,
+    [ZSUB_BIN, '--endpoint', info.endpoint as string, '--json'],
+    ['ignore', devNull, 'pipe'],
+  );
+  closeSync(devNull);
+  let missed = 0;
+  const stderr: string[] = [];
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  createInterface({ input: zsub.stderr! }).on('line', (line) => {
+    if (stderr.length < 20) {
+      stderr.push(line);
+    }
+    const gap = /^zsub: missed (\d+) events? on topic/.exec(line);
+    if (gap !== null) {
+      missed += Number(gap[1]);
+    } else if (line.startsWith('zsub: ready')) {
+      markReady();
+    }
+  });
+  try {
+    const timeout = sleep(ZSUB_READY_TIMEOUT_MS).then(() => {
+      throw new Error(
+        `zsub did not report ready within ${ZSUB_READY_TIMEOUT_MS} ms: ${stderr.join('\n')}`,
+      );
+    });
+    await Promise.race([ready, timeout]);
+    const pid = zsub.pid as number;
+    const cpuBefore = processCpuUs(pid);
+    const start = performance.now();
+    const blast = await blaster.call<BlastResult>('run', {
+      durationMs: durationS * 1000,
+      perTurn,
+    });
+    const idleAt = await waitUntilIdle(pid, 500, 120_000);
+    const cpuUs = processCpuUs(pid) - cpuBefore;
+    await blaster.call('tail');
+    await sleep(500);
+    const received = blast.published - missed;
+
+    return {
+      subscriber: 'zsub --json > /dev/null',
+      published: blast.published,
+      received,
+      missed,
+      eventsPerSecond: (received * 1000) / (idleAt - start),
+      eventsPerCpuSecond: (received * 1e6) / cpuUs,
+    };
+  } finally {
+    zsub.kill('SIGKILL');
+    await blaster.stop();
   }
 }
