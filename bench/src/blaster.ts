@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Publisher } from '@zpub/client';
 import { requireHarness, serveCommands } from './ipc.js';
+import { processCpuUs } from './procfs.js';
 
 /** Topic of the events the blaster publishes. */
 export const BLAST_TOPIC = 'bench.blast';
@@ -69,6 +70,30 @@ serveCommands(
     },
     /** Publishes one event, so that a subscriber reports a gap at the end. */
     tail: () => publisher.publish(BLAST_TOPIC, sampleData(index++)),
+    /**
+     * Runs `count` turns of the event loop `intervalUs` apart and publishes
+     * one event in each when `publish` is set, and returns this process's
+     * CPU time per turn in µs, all threads together. The difference between
+     * the two runs is what one message alone costs the publisher.
+     */
+    paced: async (argument): Promise<number> => {
+      const { intervalUs, count, publish } = argument as {
+        intervalUs: number;
+        count: number;
+        publish: boolean;
+      };
+      const sleeper = new Int32Array(new SharedArrayBuffer(4));
+      const before = processCpuUs(process.pid);
+      for (let turn = 0; turn < count; turn++) {
+        Atomics.wait(sleeper, 0, 0, intervalUs / 1000);
+        if (publish) {
+          publisher.publish(BLAST_TOPIC, sampleData(index++));
+        }
+        await nextTurn();
+      }
+
+      return (processCpuUs(process.pid) - before) / count;
+    },
   },
 );
 

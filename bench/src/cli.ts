@@ -15,7 +15,11 @@ import {
   replaceResults,
   type BenchResults,
 } from './report.js';
-import { subscribeApiSuite, zsubSuite } from './subscribers.js';
+import {
+  messageCostSuite,
+  subscribeApiSuite,
+  zsubSuite,
+} from './subscribers.js';
 import {
   peersSuite,
   slowSubscriberSuite,
@@ -32,6 +36,7 @@ const SUITES = [
   'peers',
   'flask',
   'subscribers',
+  'cost',
 ] as const;
 type SuiteName = (typeof SUITES)[number];
 
@@ -68,6 +73,10 @@ const QUICK: SuiteOptions = {
 const SLOW_SUBSCRIBER_US = 5000;
 /** Requests of each Flask batch. */
 const FLASK_REQUESTS = 5;
+/** Time between turns of the message cost suite, in µs: 5,000 per second. */
+const COST_INTERVAL_US = 200;
+/** Turns per run of the message cost suite. */
+const COST_TURNS = 10_000;
 /** Events the blaster publishes per event-loop turn. */
 const BLAST_PER_TURN = 100;
 
@@ -176,6 +185,9 @@ async function main(): Promise<number> {
     await subscribeApiSuite(options.durationS, BLAST_PER_TURN),
     await zsubSuite(options.durationS, BLAST_PER_TURN),
   ]);
+  results.messageCost = await run('cost', () =>
+    messageCostSuite(COST_INTERVAL_US, COST_TURNS),
+  );
   results.targets = checkTargets(results);
 
   process.stdout.write(

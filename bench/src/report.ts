@@ -1,5 +1,5 @@
 import type { FlaskResult } from './flask.js';
-import type { SubscriberRun } from './subscribers.js';
+import type { MessageCost, SubscriberRun } from './subscribers.js';
 import type {
   DeliveryCheck,
   PeersResult,
@@ -22,6 +22,7 @@ export interface BenchResults {
   peers?: PeersResult;
   flask?: FlaskResult;
   subscribers?: SubscriberRun[];
+  messageCost?: MessageCost;
   targets: TargetCheck[];
   /** Suites that failed, with the error. */
   failures: Record<string, string>;
@@ -326,6 +327,26 @@ function sections(results: BenchResults): Section[] {
         whole(run.eventsPerCpuSecond),
       ]),
       notes: [],
+    });
+  }
+
+  if (results.messageCost !== undefined) {
+    const cost = results.messageCost;
+    list.push({
+      title: `One event alone in its turn, a turn every ${cost.intervalUs} µs: publisher CPU per turn`,
+      headers: [
+        'no event',
+        'event, no subscriber',
+        'event, one live subscriber',
+      ],
+      rows: [
+        [cost.idleTurnUs, cost.withoutSubscriberUs, cost.withSubscriberUs].map(
+          (value) => `${fixed(value, 1)} µs`,
+        ),
+      ],
+      notes: [
+        "All threads of the publisher process, from /proc/PID/stat. With a subscriber, each message wakes libzmq's I/O thread, which writes it to the TCP connection.",
+      ],
     });
   }
 

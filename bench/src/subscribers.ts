@@ -168,3 +168,49 @@ export async function zsubSuite(
     await blaster.stop();
   }
 }
+
+/** What one event costs the publisher when it is the only one in its turn. */
+export interface MessageCost {
+  /** Time between turns, in µs. */
+  intervalUs: number;
+  /** Publisher CPU per turn without publishing, in µs. */
+  idleTurnUs: number;
+  /** Publisher CPU per turn with one event, without and with a subscriber. */
+  withoutSubscriberUs: number;
+  withSubscriberUs: number;
+}
+
+/**
+ * Publishes one event per turn at a low rate, as a server does under a
+ * light load, and compares the publisher's CPU time with no event, with an
+ * event no one receives, and with an event for a live subscriber.
+ */
+export async function messageCostSuite(
+  intervalUs: number,
+  count: number,
+): Promise<MessageCost> {
+  const { worker: blaster, info } = await Worker.start(
+    'blaster',
+    SERVER_CORE,
+    'blaster',
+    [],
+  );
+  let subscriber: Worker | undefined;
+  try {
+    const paced = (publish: boolean) =>
+      blaster.call<number>('paced', { intervalUs, count, publish });
+    await paced(true);
+    const idleTurnUs = await paced(false);
+    const withoutSubscriberUs = await paced(true);
+    subscriber = await startSubscriber('zpub', info.endpoint as string);
+    await paced(true);
+    const withSubscriberUs = await paced(true);
+
+    return { intervalUs, idleTurnUs, withoutSubscriberUs, withSubscriberUs };
+  } finally {
+    await Promise.all([
+      subscriber?.stop() ?? Promise.resolve(),
+      blaster.stop(),
+    ]);
+  }
+}
