@@ -7,6 +7,7 @@ export default defineConfig({
     'src/subscriber.ts',
     'src/load.ts',
     'src/blaster.ts',
+    'src/micro.ts',
   ],
   format: ['esm'],
   sourcemap: true,

@@ -6,7 +6,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { flaskSuite } from './flask.js';
-import { installCleanup, killAllChildren } from './processes.js';
+import type { MicroResult } from './micro.js';
+import {
+  SERVER_CORE,
+  installCleanup,
+  killAllChildren,
+  runPinned,
+  workerScript,
+} from './processes.js';
 import { measureForeignLoad } from './procfs.js';
 import {
   checkTargets,
@@ -37,6 +44,7 @@ const SUITES = [
   'flask',
   'subscribers',
   'cost',
+  'micro',
 ] as const;
 type SuiteName = (typeof SUITES)[number];
 
@@ -60,6 +68,7 @@ const FULL: SuiteOptions = {
   warmupS: 3,
   connections: 32,
   steadyRate: 5000,
+  quietWaitMs: 10_000,
 };
 const QUICK: SuiteOptions = {
   rounds: 3,
@@ -67,6 +76,7 @@ const QUICK: SuiteOptions = {
   warmupS: 1,
   connections: 32,
   steadyRate: 5000,
+  quietWaitMs: 1000,
 };
 
 /** Busy wait per event of the slow subscriber, in µs. */
@@ -77,6 +87,8 @@ const FLASK_REQUESTS = 5;
 const COST_INTERVAL_US = 200;
 /** Turns per run of the message cost suite. */
 const COST_TURNS = 10_000;
+/** The longest run of the step timings. */
+const MICRO_TIMEOUT_MS = 120_000;
 /** Events the blaster publishes per event-loop turn. */
 const BLAST_PER_TURN = 100;
 
@@ -188,6 +200,15 @@ async function main(): Promise<number> {
   results.messageCost = await run('cost', () =>
     messageCostSuite(COST_INTERVAL_US, COST_TURNS),
   );
+  results.micro = await run('micro', async () => {
+    const output = await runPinned(
+      SERVER_CORE,
+      process.execPath,
+      [workerScript('micro')],
+      MICRO_TIMEOUT_MS,
+    );
+    return JSON.parse(output) as MicroResult;
+  });
   results.targets = checkTargets(results);
 
   process.stdout.write(

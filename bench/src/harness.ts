@@ -93,18 +93,16 @@ export interface Window<T> {
   cpuPerRequestUs: number;
 }
 
-/** How long a measured run waits for other programs to go quiet. */
-const QUIET_WAIT_MS = 10_000;
-
 /**
  * Runs `load` and measures the server's responses and CPU time around it,
- * after waiting for the machine to be quiet.
+ * after waiting at most `quietWaitMs` for the machine to be quiet.
  */
 export async function measure<T>(
   server: BenchServer,
   load: () => Promise<T>,
+  quietWaitMs: number,
 ): Promise<Window<T>> {
-  await waitForQuietMachine(QUIET_WAIT_MS);
+  await waitForQuietMachine(quietWaitMs);
   const before = await snapshot(server);
   const result = await load();
   const after = await snapshot(server);

@@ -33,6 +33,8 @@ export interface SuiteOptions {
   connections: number;
   /** Request rate of the steady runs, per second. */
   steadyRate: number;
+  /** The longest wait for a quiet machine before each measured run, in ms. */
+  quietWaitMs: number;
 }
 
 /** One measured run of one variant. */
@@ -151,12 +153,15 @@ async function saturate(
   const runs: RunRecord[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     for (const variant of variants) {
-      const window = await measure(variant.server, () =>
-        runWrk(
-          variant.server.url + path,
-          options.durationS,
-          options.connections,
-        ),
+      const window = await measure(
+        variant.server,
+        () =>
+          runWrk(
+            variant.server.url + path,
+            options.durationS,
+            options.connections,
+          ),
+        options.quietWaitMs,
       );
       runs.push({
         variant: variant.name,
@@ -282,12 +287,15 @@ async function pace(
   const runs: SteadyRecord[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     for (const variant of variants) {
-      const window = await measure(variant.server, () =>
-        runPaced(
-          variant.server.url,
-          options.steadyRate,
-          options.durationS * 1000,
-        ),
+      const window = await measure(
+        variant.server,
+        () =>
+          runPaced(
+            variant.server.url,
+            options.steadyRate,
+            options.durationS * 1000,
+          ),
+        options.quietWaitMs,
       );
       runs.push({
         variant: variant.name,

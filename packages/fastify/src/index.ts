@@ -10,5 +10,8 @@ export {
   MAX_FIELD_LENGTH,
   REDACTED,
   REDACTED_HEADERS,
+  REQUEST_DATA_SCHEMA,
+  serializeRequestData,
   type HeaderSelection,
+  type RequestEventDataWithExtra,
 } from './request-event.js';
