@@ -32,6 +32,7 @@ export interface BenchApp {
 export async function buildBenchApp(
   variant: ServerVariant,
   endpoint: string,
+  flushDelayMs = 0,
 ): Promise<BenchApp> {
   const app = Fastify({
     logger: false,
@@ -41,7 +42,7 @@ export async function buildBenchApp(
   if (variant === 'none') {
     app.decorateReply('publish', () => true);
   } else if (variant === 'zpub') {
-    await app.register(zpub, { endpoint });
+    await app.register(zpub, { endpoint, flushDelayMs });
   } else {
     const transport = await openPeerTransport(variant, (error) => {
       process.stderr.write(`${variant} publish failed: ${error.message}\n`);

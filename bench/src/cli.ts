@@ -81,6 +81,11 @@ const QUICK: SuiteOptions = {
 
 /** Busy wait per event of the slow subscriber, in µs. */
 const SLOW_SUBSCRIBER_US = 5000;
+/**
+ * flushDelayMs of the third steady-rate variant, which shows what a longer
+ * batch wait buys at that rate.
+ */
+const STEADY_FLUSH_DELAY_MS = 1;
 /** Requests of each Flask batch. */
 const FLASK_REQUESTS = 5;
 /** Time between turns of the message cost suite, in µs: 5,000 per second. */
@@ -185,7 +190,9 @@ async function main(): Promise<number> {
   };
 
   results.throughput = await run('throughput', () => throughputSuite(options));
-  results.steady = await run('steady', () => steadySuite(options));
+  results.steady = await run('steady', () =>
+    steadySuite(options, STEADY_FLUSH_DELAY_MS),
+  );
   results.slowSubscriber = await run('slow', () =>
     slowSubscriberSuite(options, SLOW_SUBSCRIBER_US),
   );

@@ -25,12 +25,13 @@ export interface BenchServer {
 /** Starts a bench server on the server core. */
 export async function startServer(
   variant: ServerVariant,
+  flushDelayMs = 0,
 ): Promise<BenchServer> {
   const { worker, info } = await Worker.start(
     `server (${variant})`,
     SERVER_CORE,
     'server',
-    ['--variant', variant],
+    ['--variant', variant, '--flush-delay-ms', String(flushDelayMs)],
   );
 
   return {

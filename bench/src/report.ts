@@ -9,6 +9,7 @@ import type {
   SuiteOptions,
   ThroughputResult,
 } from './suites.js';
+import type { LatencySummary } from './stats.js';
 import type { Environment } from './versions.js';
 
 /** Everything one run of the harness measured. */
@@ -222,6 +223,35 @@ function sections(results: BenchResults): Section[] {
     });
   }
   if (steady !== undefined) {
+    const latency = (label: string, summary: LatencySummary) =>
+      `End-to-end latency${label}, publish to subscriber receipt, ${summary.count} events: p50 ${fixed(summary.p50, 3)} ms, p99 ${fixed(summary.p99, 3)} ms, p99.9 ${fixed(summary.p999, 3)} ms, max ${fixed(summary.max, 3)} ms.`;
+    const extraOf = (name: string) => {
+      if (name === 'none') {
+        return '';
+      }
+      const delayed = steady.delayed;
+      const extra =
+        delayed !== undefined && name.endsWith('flush delay')
+          ? delayed.extraCpuUs
+          : steady.extraCpuUs;
+      return fixed(extra, 2);
+    };
+    const notes = [
+      latency('', steady.endToEndMs),
+      deliveryNote('Delivery at steady rate', steady.delivery),
+    ];
+    if (steady.delayed !== undefined) {
+      notes.push(
+        latency(
+          ` with flushDelayMs ${steady.delayed.flushDelayMs}`,
+          steady.delayed.endToEndMs,
+        ),
+        deliveryNote(
+          `Delivery with flushDelayMs ${steady.delayed.flushDelayMs}`,
+          steady.delayed.delivery,
+        ),
+      );
+    }
     list.push({
       title: `Steady ${steady.rate} req/s: paced Node.js client, GET /stamp/N, ${options.rounds} rounds of ${options.durationS} s, medians`,
       headers: [
@@ -238,14 +268,11 @@ function sections(results: BenchResults): Section[] {
         return [
           name,
           fixed(cpu, 2),
-          name === 'none' ? '' : fixed(steady.extraCpuUs, 2),
+          extraOf(name),
           fixed(p99 ?? Number.NaN, 3),
         ];
       }),
-      notes: [
-        `End-to-end latency, publish to subscriber receipt, ${steady.endToEndMs.count} events: p50 ${fixed(steady.endToEndMs.p50, 3)} ms, p99 ${fixed(steady.endToEndMs.p99, 3)} ms, p99.9 ${fixed(steady.endToEndMs.p999, 3)} ms, max ${fixed(steady.endToEndMs.max, 3)} ms.`,
-        deliveryNote('Delivery at steady rate', steady.delivery),
-      ],
+      notes,
     });
   }
   if (slowSubscriber !== undefined) {

@@ -21,6 +21,7 @@ const { values } = parseArgs({
   options: {
     variant: { type: 'string', default: 'none' },
     publish: { type: 'string', default: 'tcp://127.0.0.1:0' },
+    'flush-delay-ms': { type: 'string', default: '0' },
   },
 });
 const variant = values.variant as ServerVariant;
@@ -30,7 +31,11 @@ if (!SERVER_VARIANTS.includes(variant)) {
   );
 }
 
-const bench = await buildBenchApp(variant, values.publish);
+const bench = await buildBenchApp(
+  variant,
+  values.publish,
+  Number(values['flush-delay-ms']),
+);
 const app = bench.app;
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
 const hasPublisher = variant !== 'none';

@@ -96,9 +96,17 @@ function pairedRatio(
   );
 }
 
+/** The fields of a measured run that paired comparisons use. */
+interface Paired {
+  variant: string;
+  round: number;
+  requestsPerSecond?: number;
+  cpuPerRequestUs: number;
+}
+
 /** Median over rounds of the CPU per request `variant` adds to `baseline`. */
 function pairedExtraCpu(
-  runs: readonly RunRecord[],
+  runs: readonly Paired[],
   variant: string,
   baseline: string,
 ): number {
@@ -109,12 +117,12 @@ function pairedExtraCpu(
   );
 }
 
-function pairs(
-  runs: readonly RunRecord[],
+function pairs<T extends Paired>(
+  runs: readonly T[],
   variant: string,
   baseline: string,
-): [RunRecord, RunRecord][] {
-  const result: [RunRecord, RunRecord][] = [];
+): [T, T][] {
+  const result: [T, T][] = [];
   for (const run of runs.filter((candidate) => candidate.variant === variant)) {
     const base = runs.find(
       (candidate) =>
@@ -312,6 +320,26 @@ async function pace(
   return runs;
 }
 
+/** Publish to subscriber receipt of one zpub variant, in ms. */
+function toMs(latencyUs: LatencySummary): LatencySummary {
+  return {
+    count: latencyUs.count,
+    p50: latencyUs.p50 / 1000,
+    p99: latencyUs.p99 / 1000,
+    p999: latencyUs.p999 / 1000,
+    max: latencyUs.max / 1000,
+  };
+}
+
+/** The steady-rate figures of zpub with a flush delay. */
+export interface DelayedFlushResult {
+  flushDelayMs: number;
+  cpuPerRequestUs: number;
+  extraCpuUs: number;
+  endToEndMs: LatencySummary;
+  delivery: DeliveryCheck;
+}
+
 export interface SteadyResult {
   rate: number;
   runs: SteadyRecord[];
@@ -321,66 +349,87 @@ export interface SteadyResult {
   /** Publish to subscriber receipt, all zpub rounds together, in ms. */
   endToEndMs: LatencySummary;
   delivery: DeliveryCheck;
+  /** The same with the publisher's flushDelayMs, when measured. */
+  delayed?: DelayedFlushResult;
 }
 
+/** Name of the steady variant with a flush delay. */
+const DELAYED = 'zpub+subscriber, flush delay';
+
 /**
- * Sends `steadyRate` requests per second to the app without zpub and to the
- * app with zpub and a subscriber that records end-to-end latency.
+ * Sends `steadyRate` requests per second to the app without zpub, to the
+ * app with zpub and a subscriber that records end-to-end latency, and,
+ * when `flushDelayMs` is above 0, to the app with zpub whose publisher
+ * waits that long before it sends a batch.
  */
 export async function steadySuite(
   options: SuiteOptions,
+  flushDelayMs = 0,
 ): Promise<SteadyResult> {
-  const [none, live] = await Promise.all([
-    startServer('none'),
-    startServer('zpub'),
-  ]);
-  const subscriber = await startSubscriber('zpub', live.endpoint);
-  const variants: Variant[] = [
-    { name: 'none', server: none },
-    { name: 'zpub+subscriber', server: live, subscriber },
-  ];
-  const rate = options.steadyRate;
+  const variants: Variant[] = [];
   try {
-    for (const variant of variants) {
-      await runPaced(variant.server.url, rate, options.warmupS * 1000);
+    const [none, zpubServer] = await Promise.all([
+      startServer('none'),
+      startServer('zpub'),
+    ]);
+    variants.push(
+      { name: 'none', server: none },
+      {
+        name: 'zpub+subscriber',
+        server: zpubServer,
+        subscriber: await startSubscriber('zpub', zpubServer.endpoint),
+      },
+    );
+    if (flushDelayMs > 0) {
+      const delayed = await startServer('zpub', flushDelayMs);
+      variants.push({
+        name: DELAYED,
+        server: delayed,
+        subscriber: await startSubscriber('zpub', delayed.endpoint),
+      });
     }
-    await subscriber.call('reset-latency');
+    for (const variant of variants) {
+      await runPaced(
+        variant.server.url,
+        options.steadyRate,
+        options.warmupS * 1000,
+      );
+      await variant.subscriber?.call('reset-latency');
+    }
     const runs = await pace(variants, options);
-    const delivery = await checkDelivery(variants[1] as Variant, [STAMP_TOPIC]);
-    const latency = (await subscriber.call<SubscriberStats>('stats')).latencyUs;
     const cpu = (name: string) =>
       median(
         runs
           .filter((run) => run.variant === name)
           .map((run) => run.cpuPerRequestUs),
       );
-    const extra = median(
-      runs
-        .filter((run) => run.variant === 'zpub+subscriber')
-        .map((run) => {
-          const base = runs.find(
-            (other) => other.variant === 'none' && other.round === run.round,
-          );
-          return run.cpuPerRequestUs - (base?.cpuPerRequestUs ?? Number.NaN);
-        }),
-    );
+    const latencyOf = async (variant: Variant) =>
+      toMs(
+        (await (variant.subscriber as Worker).call<SubscriberStats>('stats'))
+          .latencyUs,
+      );
+    const live = variants[1] as Variant;
+    const delayedVariant = variants[2];
 
     return {
-      rate,
+      rate: options.steadyRate,
       runs,
-      cpuPerRequestUs: {
-        none: cpu('none'),
-        'zpub+subscriber': cpu('zpub+subscriber'),
-      },
-      extraCpuUs: extra,
-      endToEndMs: {
-        count: latency.count,
-        p50: latency.p50 / 1000,
-        p99: latency.p99 / 1000,
-        p999: latency.p999 / 1000,
-        max: latency.max / 1000,
-      },
-      delivery,
+      cpuPerRequestUs: Object.fromEntries(
+        variants.map(({ name }) => [name, cpu(name)]),
+      ),
+      extraCpuUs: pairedExtraCpu(runs, live.name, 'none'),
+      endToEndMs: await latencyOf(live),
+      delivery: await checkDelivery(live, [STAMP_TOPIC]),
+      delayed:
+        delayedVariant === undefined
+          ? undefined
+          : {
+              flushDelayMs,
+              cpuPerRequestUs: cpu(DELAYED),
+              extraCpuUs: pairedExtraCpu(runs, DELAYED, 'none'),
+              endToEndMs: await latencyOf(delayedVariant),
+              delivery: await checkDelivery(delayedVariant, [STAMP_TOPIC]),
+            },
     };
   } finally {
     await stopAll(variants);

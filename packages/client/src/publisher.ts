@@ -51,6 +51,15 @@ export interface PublisherOptions {
    * @default 1000
    */
   lingerMs?: number;
+  /**
+   * How long the first event of a batch waits for more before the batch is
+   * sent, in milliseconds. 0 sends at the end of the current turn of the
+   * event loop. A longer wait puts more events in each message, which
+   * costs less CPU per event, and adds up to that wait (and the timer's
+   * lateness) to each event's latency.
+   * @default 0
+   */
+  flushDelayMs?: number;
   /** Called with each failed send; the publisher goes on. */
   onSendError?: (error: Error) => void;
   /** A transport opened by the caller, used in place of `endpoint`. */
@@ -96,6 +105,8 @@ export class Publisher {
   readonly #source: string;
   readonly #maxQueue: number;
   readonly #lingerMs: number;
+  readonly #flushDelayMs: number;
+  #flushTimer: NodeJS.Timeout | undefined;
   readonly #onSendError: (error: Error) => void;
   readonly #encoder: EventEncoder;
   /** Every topic published on so far, each checked once by assertTopic. */
@@ -125,6 +136,7 @@ export class Publisher {
       `zpub://${hostname()}/${transport.endpoint.replace('://', '/')}`;
     this.#maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
     this.#lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
+    this.#flushDelayMs = options.flushDelayMs ?? 0;
     this.#onSendError = options.onSendError ?? (() => undefined);
     this.#encoder = new EventEncoder(this.#source, instance);
   }
@@ -133,6 +145,7 @@ export class Publisher {
   static async open(options: PublisherOptions = {}): Promise<Publisher> {
     checkPositiveInteger('maxQueue', options.maxQueue);
     checkPositiveInteger('lingerMs', options.lingerMs, true);
+    checkPositiveInteger('flushDelayMs', options.flushDelayMs, true);
     const instance = randomUUID();
     const transport =
       options.transport ??
@@ -243,7 +256,11 @@ export class Publisher {
     this.#queued++;
     if (!this.#drainScheduled) {
       this.#drainScheduled = true;
-      setImmediate(this.#drain);
+      if (this.#flushDelayMs === 0) {
+        setImmediate(this.#drain);
+      } else {
+        this.#flushTimer = setTimeout(this.#drain, this.#flushDelayMs);
+      }
     }
   }
 
@@ -260,6 +277,11 @@ export class Publisher {
 
   async #close(): Promise<PublisherStats> {
     const deadline = Date.now() + this.#lingerMs;
+    if (this.#flushTimer !== undefined && this.#drainScheduled) {
+      // Events waiting for the flush delay go out now.
+      clearTimeout(this.#flushTimer);
+      this.#drain();
+    }
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.#lingerMs);
@@ -277,9 +299,13 @@ export class Publisher {
     return this.stats;
   }
 
-  /** Sends every pending event, once per turn of the event loop. */
+  /**
+   * Sends every pending event, once per turn of the event loop or, with a
+   * flush delay, once per delay.
+   */
   readonly #drain = (): void => {
     this.#drainScheduled = false;
+    this.#flushTimer = undefined;
     if (this.#transport.concurrentSends === true) {
       for (const { topic, payloads } of this.#takeReady()) {
         for (const payload of payloads) {

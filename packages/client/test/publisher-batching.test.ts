@@ -225,3 +225,42 @@ describe('Publisher limits', () => {
     expect(publisher.publish('a', 3)).toBe(false);
   });
 });
+
+describe('Publisher flushDelayMs', () => {
+  it('batches events across turns', async () => {
+    const transport = new RecordingTransport(true);
+    const publisher = await Publisher.open({ transport, flushDelayMs: 20 });
+    publisher.publish('a', 1);
+    await nextTurn();
+    publisher.publish('a', 2);
+    await nextTurn();
+    expect(transport.messages).toHaveLength(0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    expect(transport.events().map((message) => message.events.length)).toEqual([
+      2,
+    ]);
+  });
+
+  it('sends waiting events at close', async () => {
+    const transport = new RecordingTransport(true);
+    const publisher = await Publisher.open({
+      transport,
+      flushDelayMs: 60_000,
+    });
+    publisher.publish('a', 1);
+    const stats = await publisher.close();
+
+    expect(stats.published).toBe(1);
+    expect(transport.messages).toHaveLength(1);
+  });
+
+  it('rejects a negative delay', async () => {
+    await expect(
+      Publisher.open({
+        transport: new RecordingTransport(true),
+        flushDelayMs: -1,
+      }),
+    ).rejects.toThrow(/flushDelayMs must be an integer of at least 0/);
+  });
+});
