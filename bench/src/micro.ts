@@ -89,10 +89,11 @@ async function runMicro(): Promise<MicroResult> {
   const clock = new IsoClock();
   const calls = 200_000;
   const dataJson = serializeRequestData(data);
+  let counter = 0;
 
   return {
     'randomUUID()': time(calls, () => randomUUID()),
-    'counter id': time(calls, () => `${instance}-${calls}`),
+    'counter id': time(calls, () => `${instance}-${++counter}`),
     'new Date().toISOString()': time(calls, () => new Date().toISOString()),
     'IsoClock.now()': time(calls, () => clock.now()),
     'JSON.stringify(request data)': time(calls, () => JSON.stringify(data)),
