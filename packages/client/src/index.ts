@@ -8,6 +8,7 @@ export {
   type PublisherStats,
   type PublishOptions,
 } from './publisher.js';
+export { EventEncoder, IsoClock, type TopicEncoding } from './encoder.js';
 export {
   subscribe,
   type EndpointReadiness,

@@ -4,11 +4,12 @@ import {
   AcknowledgementTimeoutError,
   MESSAGE_EVENT_TYPE,
   assertTopic,
-  createEvent,
+  type PendingAcknowledgement,
   type PublisherTransport,
 } from '@zpub/protocol';
 import type { NatsConnectionChange, NatsStreamOptions } from '@zpub/nats';
 import type { ZmqCurveServerOptions } from '@zpub/zeromq';
+import { EventEncoder, type TopicEncoding } from './encoder.js';
 import { openPublisherTransport } from './transports.js';
 
 /** Default for {@link PublisherOptions.endpoint}. */
@@ -72,6 +73,15 @@ export interface PublisherOptions {
    * @default 1000
    */
   lingerMs?: number;
+  /**
+   * How long the first event of a batch waits for more before the batch is
+   * sent, in milliseconds. 0 sends at the end of the current turn of the
+   * event loop. A longer wait puts more events in each message, which
+   * costs less CPU per event, and adds up to that wait (and the timer's
+   * lateness) to each event's latency.
+   * @default 0
+   */
+  flushDelayMs?: number;
   /** Called with each failed send; the publisher goes on. */
   onSendError?: (error: Error) => void;
   /** A transport opened by the caller, used in place of `endpoint`. */
@@ -118,9 +128,9 @@ export interface PublishOptions {
   type?: string;
 }
 
-interface QueuedEvent {
-  topic: string;
-  json: string;
+/** A topic's encoding state and its events waiting to be sent. */
+interface TopicQueue extends TopicEncoding {
+  pending: string[];
 }
 
 /**
@@ -130,6 +140,8 @@ interface QueuedEvent {
  * queue once per event-loop turn and sends the events of each topic as one
  * message (a batch when there are several), so sending costs one transport
  * message per topic per turn, not one per event. Order is kept per topic.
+ * When the transport allows overlapping sends, the sender hands over all
+ * messages of a turn at once; otherwise it waits for each send to settle.
  */
 export class Publisher {
   /** `zpubinstance` of every event: a new UUID each time a publisher opens. */
@@ -138,11 +150,20 @@ export class Publisher {
   readonly #source: string;
   readonly #maxQueue: number;
   readonly #lingerMs: number;
+  readonly #flushDelayMs: number;
+  #flushTimer: NodeJS.Timeout | undefined;
   readonly #onSendError: (error: Error) => void;
-  readonly #sequences = new Map<string, number>();
-  #queue: QueuedEvent[] = [];
+  readonly #encoder: EventEncoder;
+  /** Every topic published on so far, each checked once by assertTopic. */
+  readonly #topics = new Map<string, TopicQueue>();
+  /** Topics with pending events, in the order their first one came. */
+  #ready: TopicQueue[] = [];
+  #queued = 0;
   #inFlight = 0;
-  #draining: Promise<void> | undefined;
+  #drainScheduled = false;
+  /** True while the one-send-at-a-time drain is waiting for a send. */
+  #sending = false;
+  readonly #drainedWaiters: (() => void)[] = [];
   #closing: Promise<PublisherStats> | undefined;
   #published = 0;
   #unrouted = 0;
@@ -164,13 +185,16 @@ export class Publisher {
     this.#source = options.source ?? defaultSource(transport, options);
     this.#maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
     this.#lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
+    this.#flushDelayMs = options.flushDelayMs ?? 0;
     this.#onSendError = options.onSendError ?? (() => undefined);
+    this.#encoder = new EventEncoder(this.#source, instance);
   }
 
   /** Binds or connects the transport, then returns a ready publisher. */
   static async open(options: PublisherOptions = {}): Promise<Publisher> {
     checkPositiveInteger('maxQueue', options.maxQueue);
     checkPositiveInteger('lingerMs', options.lingerMs, true);
+    checkPositiveInteger('flushDelayMs', options.flushDelayMs, true);
     checkPositiveInteger('ackTimeoutMs', options.ackTimeoutMs);
     const instance = randomUUID();
     const transport =
@@ -203,7 +227,7 @@ export class Publisher {
       unrouted: this.#unrouted,
       dropped: this.#dropped,
       sendErrors: this.#sendErrors,
-      queueDepth: this.#queue.length + this.#inFlight,
+      queueDepth: this.#queued + this.#inFlight,
     };
     if (this.#transport.acknowledges === true) {
       stats.acknowledged = this.#acknowledged;
@@ -225,37 +249,82 @@ export class Publisher {
    * subscribers see the loss as a gap.
    */
   publish(topic: string, data: unknown, options: PublishOptions = {}): boolean {
-    assertTopic(topic);
-    if (
-      this.#closing !== undefined ||
-      this.#queue.length + this.#inFlight >= this.#maxQueue
-    ) {
-      this.#dropped++;
-      // The dropped event still takes its sequence, so that subscribers
-      // report it as missed.
-      this.#sequences.set(topic, (this.#sequences.get(topic) ?? 0) + 1);
+    const queue = this.#topicQueue(topic);
+    if (this.#isFull(queue)) {
       return false;
     }
-
-    const sequence = (this.#sequences.get(topic) ?? 0) + 1;
-    const event = createEvent({
-      id: randomUUID(),
-      source: this.#source,
-      type: options.type ?? MESSAGE_EVENT_TYPE,
-      time: new Date().toISOString(),
-      topic,
-      sequence,
-      instance: this.instance,
-      data,
-    });
-    const json = JSON.stringify(event);
-    this.#sequences.set(topic, sequence);
-    this.#queue.push({ topic, json });
-    this.#draining ??= new Promise((resolve) => setImmediate(resolve)).then(
-      () => this.#drain(),
+    this.#enqueue(
+      queue,
+      options.type ?? MESSAGE_EVENT_TYPE,
+      JSON.stringify(data),
     );
 
     return true;
+  }
+
+  /**
+   * Queues one event whose data is already JSON text, as a precompiled
+   * serializer writes it, and returns as {@link publish} does. The text is
+   * put into the event as it is, so it must be exactly one valid JSON value:
+   * nothing checks it. Throws {@link InvalidTopicError} for an invalid topic.
+   */
+  publishJson(
+    topic: string,
+    dataJson: string,
+    options: PublishOptions = {},
+  ): boolean {
+    const queue = this.#topicQueue(topic);
+    if (this.#isFull(queue)) {
+      return false;
+    }
+    this.#enqueue(queue, options.type ?? MESSAGE_EVENT_TYPE, dataJson);
+
+    return true;
+  }
+
+  #topicQueue(topic: string): TopicQueue {
+    let queue = this.#topics.get(topic);
+    if (queue === undefined) {
+      assertTopic(topic);
+      queue = { ...this.#encoder.topic(topic), pending: [] };
+      this.#topics.set(topic, queue);
+    }
+
+    return queue;
+  }
+
+  /**
+   * Returns true when no event may be queued, and then counts one dropped
+   * event on `queue`. The dropped event still takes its sequence, so that
+   * subscribers report it as missed.
+   */
+  #isFull(queue: TopicQueue): boolean {
+    if (
+      this.#closing !== undefined ||
+      this.#queued + this.#inFlight >= this.#maxQueue
+    ) {
+      this.#dropped++;
+      queue.sequence++;
+      return true;
+    }
+
+    return false;
+  }
+
+  #enqueue(queue: TopicQueue, type: string, dataJson: string | undefined) {
+    queue.pending.push(this.#encoder.encode(queue, type, dataJson));
+    if (queue.pending.length === 1) {
+      this.#ready.push(queue);
+    }
+    this.#queued++;
+    if (!this.#drainScheduled) {
+      this.#drainScheduled = true;
+      if (this.#flushDelayMs === 0) {
+        setImmediate(this.#drain);
+      } else {
+        this.#flushTimer = setTimeout(this.#drain, this.#flushDelayMs);
+      }
+    }
   }
 
   /**
@@ -271,13 +340,22 @@ export class Publisher {
 
   async #close(): Promise<PublisherStats> {
     const deadline = Date.now() + this.#lingerMs;
+    if (this.#flushTimer !== undefined && this.#drainScheduled) {
+      // Events waiting for the flush delay go out now.
+      clearTimeout(this.#flushTimer);
+      this.#drain();
+    }
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.#lingerMs);
     });
-    await Promise.race([this.#draining, expired]);
-    this.#dropped += this.#queue.length;
-    this.#queue = [];
+    await Promise.race([this.#drained(), expired]);
+    this.#dropped += this.#queued;
+    this.#queued = 0;
+    for (const queue of this.#ready) {
+      queue.pending = [];
+    }
+    this.#ready = [];
     await Promise.race([Promise.all(this.#pendingAcks), expired]);
     clearTimeout(timer);
     await this.#transport.close(Math.max(0, deadline - Date.now()));
@@ -285,29 +363,96 @@ export class Publisher {
     return this.stats;
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const queued = this.#queue;
-      this.#queue = [];
-      this.#inFlight = queued.length;
-      for (const [topic, jsons] of groupByTopic(queued)) {
-        const batches = this.#transport.allowsBatches?.(topic) ?? true;
-        for (const payload of batchPayloads(jsons, batches)) {
-          await this.#send(topic, payload.text, payload.count);
+  /**
+   * Sends every pending event, once per turn of the event loop or, with a
+   * flush delay, once per delay.
+   */
+  readonly #drain = (): void => {
+    this.#drainScheduled = false;
+    this.#flushTimer = undefined;
+    if (this.#transport.concurrentSends === true) {
+      for (const { topic, payloads } of this.#takeReady()) {
+        for (const payload of payloads) {
+          this.#sendWithoutWaiting(topic, payload);
         }
       }
-      this.#inFlight = 0;
+    } else if (!this.#sending) {
+      void this.#drainOneByOne();
     }
-    this.#draining = undefined;
+  };
+
+  /** Takes the pending events of every topic, split into payloads. */
+  #takeReady(): { topic: string; payloads: Payload[] }[] {
+    const ready = this.#ready;
+    this.#ready = [];
+
+    return ready.map((queue) => {
+      const pending = queue.pending;
+      queue.pending = [];
+      this.#queued -= pending.length;
+      this.#inFlight += pending.length;
+
+      const batches = this.#transport.allowsBatches?.(queue.topic) ?? true;
+
+      return {
+        topic: queue.topic,
+        payloads: splitPayloads(pending, batches),
+      };
+    });
   }
 
-  async #send(topic: string, text: string, count: number): Promise<void> {
+  #sendWithoutWaiting(topic: string, payload: Payload): void {
     const routed = this.#transport.hasSubscriber?.(topic) ?? true;
+    let sent: Promise<void | PendingAcknowledgement>;
     try {
-      const pending = await this.#transport.send({
+      sent = this.#transport.send({
         topic,
-        payload: Buffer.from(text),
+        payload: Buffer.from(payload.text),
       });
+    } catch (error) {
+      this.#settle(payload.count, routed, undefined, error as Error);
+      return;
+    }
+    sent.then(
+      (pending) => this.#settle(payload.count, routed, pending),
+      (error: unknown) =>
+        this.#settle(payload.count, routed, undefined, error as Error),
+    );
+  }
+
+  async #drainOneByOne(): Promise<void> {
+    this.#sending = true;
+    while (this.#ready.length > 0) {
+      for (const { topic, payloads } of this.#takeReady()) {
+        for (const payload of payloads) {
+          const routed = this.#transport.hasSubscriber?.(topic) ?? true;
+          try {
+            const pending = await this.#transport.send({
+              topic,
+              payload: Buffer.from(payload.text),
+            });
+            this.#settle(payload.count, routed, pending);
+          } catch (error) {
+            this.#settle(payload.count, routed, undefined, error as Error);
+          }
+        }
+      }
+    }
+    this.#sending = false;
+  }
+
+  /**
+   * Counts a payload's events as published, and as unrouted when no
+   * subscriber wanted them, or as lost with `error`.
+   */
+  #settle(
+    count: number,
+    routed: boolean,
+    pending: void | PendingAcknowledgement,
+    error?: Error,
+  ): void {
+    this.#inFlight -= count;
+    if (error === undefined) {
       this.#published += count;
       if (!routed) {
         this.#unrouted += count;
@@ -315,11 +460,15 @@ export class Publisher {
       if (pending !== undefined) {
         this.#awaitAcknowledgement(pending.acknowledged, count);
       }
-    } catch (error) {
+    } else {
       this.#sendErrors += count;
-      this.#onSendError(error as Error);
+      this.#onSendError(error);
     }
-    this.#inFlight -= count;
+    if (this.#queued === 0 && this.#inFlight === 0) {
+      for (const resolve of this.#drainedWaiters.splice(0)) {
+        resolve();
+      }
+    }
   }
 
   /** Counts the outcome of one acknowledgement, off the sending path. */
@@ -344,6 +493,15 @@ export class Publisher {
     });
     this.#pendingAcks.add(tracked);
   }
+
+  /** Resolves once no event is queued or being sent. */
+  #drained(): Promise<void> {
+    if (this.#queued === 0 && this.#inFlight === 0) {
+      return Promise.resolve();
+    }
+
+    return new Promise((resolve) => this.#drainedWaiters.push(resolve));
+  }
 }
 
 /**
@@ -362,52 +520,52 @@ function defaultSource(
   return `zpub://${hostname()}/${transport.endpoint.replace('://', '/')}`;
 }
 
-function groupByTopic(queued: readonly QueuedEvent[]): Map<string, string[]> {
-  const groups = new Map<string, string[]>();
-  for (const { topic, json } of queued) {
-    const group = groups.get(topic);
-    if (group === undefined) {
-      groups.set(topic, [json]);
-    } else {
-      group.push(json);
-    }
-  }
-
-  return groups;
+/** The text of one message and the number of events in it. */
+interface Payload {
+  text: string;
+  count: number;
 }
 
 /**
- * Splits events of one topic into payloads of at most MAX_BATCH_BYTES, or
- * into one payload per event when the transport allows no batches.
+ * Splits events of one topic into payloads of at most MAX_BATCH_BYTES,
+ * counting UTF-16 code units as bytes, or into one payload per event when
+ * the transport allows no batches.
  */
-function* batchPayloads(
-  jsons: readonly string[],
-  batches: boolean,
-): Generator<{ text: string; count: number }> {
-  let chunk: string[] = [];
+function splitPayloads(jsons: readonly string[], batches: boolean): Payload[] {
+  if (!batches) {
+    return jsons.map((text) => ({ text, count: 1 }));
+  }
+  if (jsons.length === 1) {
+    return [{ text: jsons[0] as string, count: 1 }];
+  }
+  const payloads: Payload[] = [];
+  let start = 0;
   let size = 0;
-  for (const json of jsons) {
-    if (
-      chunk.length > 0 &&
-      (!batches || size + json.length > MAX_BATCH_BYTES)
-    ) {
-      yield toPayload(chunk);
-      chunk = [];
+  for (let index = 0; index < jsons.length; index++) {
+    const length = (jsons[index] as string).length;
+    if (index > start && size + length > MAX_BATCH_BYTES) {
+      payloads.push(toPayload(jsons, start, index));
+      start = index;
       size = 0;
     }
-    chunk.push(json);
-    size += json.length + 1;
+    size += length + 1;
   }
-  if (chunk.length > 0) {
-    yield toPayload(chunk);
-  }
+  payloads.push(toPayload(jsons, start, jsons.length));
+
+  return payloads;
 }
 
-function toPayload(chunk: readonly string[]): { text: string; count: number } {
+function toPayload(
+  jsons: readonly string[],
+  start: number,
+  end: number,
+): Payload {
   const text =
-    chunk.length === 1 ? (chunk[0] as string) : `[${chunk.join(',')}]`;
+    end - start === 1
+      ? (jsons[start] as string)
+      : `[${jsons.slice(start, end).join(',')}]`;
 
-  return { text, count: chunk.length };
+  return { text, count: end - start };
 }
 
 function checkPositiveInteger(

@@ -11,5 +11,8 @@ export {
   MAX_SECTION_LENGTH,
   REDACTED,
   REDACTED_HEADERS,
+  REQUEST_DATA_SCHEMA,
+  serializeRequestData,
   type HeaderSelection,
+  type RequestEventDataWithExtra,
 } from './request-event.js';

@@ -14,7 +14,11 @@ import {
   type PublishOptions,
 } from '@zpub/client';
 import { REQUEST_EVENT_TYPE, assertTopic, requestTopic } from '@zpub/protocol';
-import { buildRequestData, type HeaderSelection } from './request-event.js';
+import {
+  buildRequestData,
+  serializeRequestData,
+  type HeaderSelection,
+} from './request-event.js';
 import { createRateLimitedLog } from './rate-limited-log.js';
 
 export interface ZpubPluginOptions extends Omit<
@@ -178,19 +182,61 @@ const zpubPlugin: FastifyPluginAsync<ZpubPluginOptions> = async (
     });
   }
 
+  // Keyed by a route's config object, which Fastify keeps for the life of
+  // the route, so the topic of each route and method is built once.
+  const routeTopics = new WeakMap<object, Map<string, string>>();
+
+  function topicOf(
+    config: object,
+    method: string,
+    route: string | undefined,
+  ): string {
+    let topics = routeTopics.get(config);
+    if (topics === undefined) {
+      topics = new Map();
+      routeTopics.set(config, topics);
+    }
+    let topic = topics.get(method);
+    if (topic === undefined) {
+      topic = requestTopic(method, route);
+      topics.set(method, topic);
+    }
+
+    return topic;
+  }
+
   function publishRequestEvent(request: FastifyRequest, reply: FastifyReply) {
-    const config = request.routeOptions.config.publish;
+    // routeOptions is built anew on each access, so it is read once.
+    const routeOptions = request.routeOptions;
+    const routeConfig = routeOptions.config;
+    const config = routeConfig.publish;
     if (config === false) {
       return;
     }
     try {
-      const data = buildRequestData(request, reply, headers);
-      const topic = config?.topic ?? requestTopic(request.method, data.route);
-      const eventData =
-        config?.data === undefined ? data : { ...data, extra: config.data };
-      publish(topic, eventData, { type: REQUEST_EVENT_TYPE });
+      const route = routeOptions.url;
+      const data = buildRequestData(request, reply, headers, route);
+      const topic =
+        config?.topic ?? topicOf(routeConfig, request.method, route);
+      const json = serializeRequestData(
+        config?.data === undefined ? data : { ...data, extra: config.data },
+      );
+      publishJson(topic, json);
     } catch (error) {
       request.log.error({ err: error }, 'zpub could not build a request event');
+    }
+  }
+
+  const requestEventOptions = { type: REQUEST_EVENT_TYPE };
+
+  function publishJson(topic: string, json: string): void {
+    try {
+      publisher.publishJson(topic, json, requestEventOptions);
+    } catch (error) {
+      fastify.log.error(
+        { err: error, topic },
+        'zpub could not publish an event',
+      );
     }
   }
 

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import fastJson from 'fast-json-stringify';
 import type { RequestEventData } from '@zpub/protocol';
 
 /** The maximum length of a string field of a request event, in characters. */
@@ -29,43 +30,84 @@ export const REDACTED = '[REDACTED]';
 /** Which request headers go into events: none, all, or the named ones. */
 export type HeaderSelection = false | true | readonly string[];
 
-/** Builds the `data` of the request event for one finished request. */
+/** `data` of a request event, with a route's `config.publish.data`. */
+export type RequestEventDataWithExtra = RequestEventData & {
+  extra?: Record<string, unknown>;
+};
+
+/**
+ * Builds the `data` of the request event for one finished request. `route`
+ * is the matched route pattern (`request.routeOptions.url`), undefined when
+ * no route matched. Members are added in the order of
+ * {@link REQUEST_DATA_SCHEMA}, so that JSON.stringify and
+ * {@link serializeRequestData} write the same text.
+ */
 export function buildRequestData(
   request: FastifyRequest,
   reply: FastifyReply,
   headers: HeaderSelection,
+  route: string | undefined,
 ): RequestEventData {
+  const requestHeaders = request.headers;
+  const userAgent = requestHeaders['user-agent'];
   const data: RequestEventData = {
     method: request.method,
     path: truncate(pathOf(request.url)),
+    route: route === undefined ? undefined : truncate(route),
     params: copyEntries(request.params),
     query: copyEntries(request.query),
     status: reply.statusCode,
     durationMs: Math.round(reply.elapsedTime * 1000) / 1000,
-    requestId: request.id,
+    requestId: String(request.id),
     clientAddress: request.ip,
+    userAgent: userAgent === undefined ? undefined : truncate(userAgent),
+    requestSize: toSize(requestHeaders['content-length']),
+    responseSize: toSize(reply.getHeader('content-length')),
   };
-  const route = request.routeOptions.url;
-  if (route !== undefined) {
-    data.route = truncate(route);
-  }
-  const userAgent = request.headers['user-agent'];
-  if (userAgent !== undefined) {
-    data.userAgent = truncate(userAgent);
-  }
-  const requestSize = toSize(request.headers['content-length']);
-  if (requestSize !== undefined) {
-    data.requestSize = requestSize;
-  }
-  const responseSize = toSize(reply.getHeader('content-length'));
-  if (responseSize !== undefined) {
-    data.responseSize = responseSize;
-  }
   if (headers !== false) {
-    data.headers = selectHeaders(request.headers, headers);
+    data.headers = selectHeaders(requestHeaders, headers);
   }
 
   return data;
+}
+
+/**
+ * JSON Schema of {@link RequestEventDataWithExtra} for fast-json-stringify.
+ * `params` and `query` are plain objects that {@link buildRequestData}
+ * copies. `headers` and `extra` have the empty schema, which
+ * fast-json-stringify writes with JSON.stringify.
+ */
+export const REQUEST_DATA_SCHEMA = {
+  type: 'object',
+  properties: {
+    method: { type: 'string' },
+    path: { type: 'string' },
+    route: { type: 'string' },
+    params: { type: 'object', additionalProperties: true },
+    query: { type: 'object', additionalProperties: true },
+    status: { type: 'integer' },
+    durationMs: { type: 'number' },
+    requestId: { type: 'string' },
+    clientAddress: { type: 'string' },
+    userAgent: { type: 'string' },
+    requestSize: { type: 'number' },
+    responseSize: { type: 'number' },
+    headers: {},
+    extra: {},
+  },
+} as const;
+
+const compiledSerializer = fastJson(REQUEST_DATA_SCHEMA);
+
+/**
+ * Returns the JSON text of a request event's data, the same text that
+ * JSON.stringify returns for data from {@link buildRequestData}, with
+ * `extra` last when given. A serializer compiled from
+ * {@link REQUEST_DATA_SCHEMA} writes the fixed members without walking the
+ * object.
+ */
+export function serializeRequestData(data: RequestEventDataWithExtra): string {
+  return compiledSerializer(data);
 }
 
 function pathOf(url: string): string {
@@ -152,7 +194,8 @@ function textLength(value: unknown): number {
 function toSize(value: unknown): number | undefined {
   const text: unknown = Array.isArray(value) ? value[0] : value;
   if (typeof text === 'number') {
-    return text;
+    // JSON.stringify writes NaN and Infinity as null, and a size is neither.
+    return Number.isFinite(text) ? text : undefined;
   }
   if (typeof text !== 'string' || !/^[0-9]{1,15}$/.test(text)) {
     return undefined;

@@ -31,16 +31,23 @@ export interface PublisherTransport {
    */
   readonly acknowledges?: boolean;
   /**
+   * True when `send` may be called again before the previous promise
+   * settles, as for a transport whose sends never wait. zpub then hands over
+   * every message of a turn of the event loop at once.
+   */
+  readonly concurrentSends?: boolean;
+  /**
    * Returns false when events on `topic` must go one per message, as in a
    * JetStream stream, whose sequences, replay and consumers then count
    * events. Without this method every topic may be batched.
    */
   allowsBatches?(topic: string): boolean;
   /**
-   * Sends one message. zpub never calls it again before the returned promise
-   * settles, so a transport may keep a single pending send. A transport with
-   * acknowledgements resolves once the message is sent, with the pending
-   * acknowledgement, and must not wait for the acknowledgement itself.
+   * Sends one message. Unless `concurrentSends` is true, zpub never calls it
+   * again before the returned promise settles, so a transport may keep a
+   * single pending send. A transport with acknowledgements resolves once the
+   * message is sent, with the pending acknowledgement, and must not wait for
+   * the acknowledgement itself.
    */
   send(message: TransportMessage): Promise<void | PendingAcknowledgement>;
   /**

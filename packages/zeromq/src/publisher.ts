@@ -73,7 +73,6 @@ export class ZmqPublisherTransport implements PublisherTransport {
   readonly #filters = new Map<string, number>();
   #zapHandler: ZapHandler | undefined;
   #endpoint = '';
-  #tail: Promise<void> = Promise.resolve();
   #closed = false;
 
   private constructor(socket: XPublisher, options: ZmqPublisherOptions) {
@@ -125,6 +124,14 @@ export class ZmqPublisherTransport implements PublisherTransport {
             curveSecretKey: curve.secretKey.trim(),
             zapDomain: ZAP_DOMAIN,
           }),
+      // zeromq.js 6 then queues each message in libzmq at once, or fails at
+      // once, and never leaves a send pending. Without it, every send also
+      // polls the socket for POLLOUT, and some sends in a run are delayed
+      // to the event loop. Nothing is lost by it: zmq_socket(3) says an
+      // XPUB socket drops a message for a subscriber at that subscriber's
+      // high-water mark instead of blocking, unless ZMQ_XPUB_NODROP is set,
+      // and zpub does not set it.
+      sendTimeout: 0,
     });
     socket.verbosity = 'allSubsUnsubs';
     const transport = new ZmqPublisherTransport(socket, options);
@@ -156,8 +163,13 @@ export class ZmqPublisherTransport implements PublisherTransport {
     return this.#endpoint;
   }
 
+  /** Sends never wait (see sendTimeout in open), so they may overlap. */
+  get concurrentSends(): boolean {
+    return true;
+  }
+
   send(message: TransportMessage): Promise<void> {
-    return this.#enqueue([message.topic, message.payload]);
+    return this.#socket.send([message.topic, message.payload]);
   }
 
   /**
@@ -182,7 +194,6 @@ export class ZmqPublisherTransport implements PublisherTransport {
       return;
     }
     this.#closed = true;
-    await this.#tail;
     this.#socket.linger = lingerMs;
     const released =
       this.#mode === 'bind' ? this.#listenerClosed() : Promise.resolve();
@@ -209,17 +220,6 @@ export class ZmqPublisherTransport implements PublisherTransport {
       });
       events.on('end', () => resolve());
     });
-  }
-
-  /**
-   * Chains sends, because zeromq.js allows one pending send per socket and
-   * hello answers are sent beside the publisher's own messages.
-   */
-  #enqueue(frames: [string, Uint8Array]): Promise<void> {
-    const sent = this.#tail.then(() => this.#socket.send(frames));
-    this.#tail = sent.catch(() => undefined);
-
-    return sent;
   }
 
   async #readSubscriptions(): Promise<void> {
@@ -259,7 +259,7 @@ export class ZmqPublisherTransport implements PublisherTransport {
       // libzmq applies a subscription before it hands it to us, and a
       // subscriber sends its hello after its filters, so answering now is
       // answering after those filters are live.
-      this.#enqueue([filter, this.#helloPayload]).catch(() => undefined);
+      this.#socket.send([filter, this.#helloPayload]).catch(() => undefined);
     }
   }
 }
