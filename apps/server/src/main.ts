@@ -202,7 +202,14 @@ function resolvePublishOptions(
 
 async function main(): Promise<void> {
   const program = createProgram();
-  const flags = program.parse().opts<ServerFlags>();
+  // pnpm 10 passes the `--` of `pnpm --filter server start -- --port 8080`
+  // on to the script, where commander would read the flags after it as
+  // arguments.
+  const args = process.argv.slice(2);
+  if (args[0] === '--') {
+    args.shift();
+  }
+  const flags = program.parse(args, { from: 'user' }).opts<ServerFlags>();
   let curve: LoadedCurve | undefined;
   try {
     curve = loadCurve(flags, process.env);

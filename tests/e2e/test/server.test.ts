@@ -118,6 +118,15 @@ describe('server lifecycle', () => {
     expect(child.stdout.join('\n')).toMatch(/use an IP address/);
   });
 
+  it('reads flags after a leading --', async () => {
+    const child = runServer(['--', '--help']);
+
+    const { code } = await child.exited;
+
+    expect(code).toBe(0);
+    expect(child.stdout.join('\n')).toMatch(/Usage: server/);
+  });
+
   it('exits 2 for an unknown flag', async () => {
     const child = runServer(['--bogus']);
 
