@@ -6,7 +6,7 @@ import type { ZpubPluginOptions } from '@zpub/fastify';
 import { buildApp } from './app.js';
 import { SECRET_KEY_VARIABLE, loadCurve, type LoadedCurve } from './curve.js';
 
-/** Longest wait for in-flight requests and the event queue at shutdown. */
+/** Maximum wait for in-flight requests and the event queue at shutdown. */
 const SHUTDOWN_DELAY_MS = 10_000;
 
 /** Default of --stream-subjects: request events and the `number` topic. */

@@ -185,8 +185,8 @@ class ActiveSubscription implements Subscription {
       this.#markReady = resolve;
       this.#failReady = reject;
     });
-    // Nobody has to await `ready`; an early close must not be an unhandled
-    // rejection then.
+    // Callers need not await `ready`, so an early close must not leave an
+    // unhandled rejection.
     this.ready.catch(() => undefined);
   }
 

@@ -27,7 +27,7 @@ export const REDACTED_HEADERS: ReadonlySet<string> = new Set([
 /** Value that replaces a redacted header. */
 export const REDACTED = '[REDACTED]';
 
-/** Which request headers go into events: none, all, or the named ones. */
+/** Request headers copied into events: none, all, or the named ones. */
 export type HeaderSelection = false | true | readonly string[];
 
 /** `data` of a request event, with a route's `config.publish.data`. */
