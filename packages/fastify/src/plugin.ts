@@ -13,13 +13,17 @@ import {
   type PublisherStats,
   type PublishOptions,
 } from '@zpub/client';
-import { REQUEST_EVENT_TYPE, assertTopic, requestTopic } from '@zpub/protocol';
+import {
+  REQUEST_EVENT_TYPE,
+  assertTopic,
+  createRateLimitedLog,
+  requestTopic,
+} from '@zpub/protocol';
 import {
   buildRequestData,
   serializeRequestData,
   type HeaderSelection,
 } from './request-event.js';
-import { createRateLimitedLog } from './rate-limited-log.js';
 
 export interface ZpubPluginOptions extends Omit<
   PublisherOptions,

@@ -57,3 +57,4 @@ export type {
   TransportMessage,
 } from './transport.js';
 export { parseDuration } from './duration.js';
+export { LOG_INTERVAL_MS, createRateLimitedLog } from './rate-limited-log.js';
