@@ -8,7 +8,11 @@ import {
   type PublisherTransport,
 } from '@zpub/protocol';
 import type { NatsConnectionChange, NatsStreamOptions } from '@zpub/nats';
-import type { ZmqCurveServerOptions } from '@zpub/zeromq';
+import type {
+  HandshakeFailure,
+  ZmqCurveClientOptions,
+  ZmqCurveServerOptions,
+} from '@zpub/zeromq';
 import { EventEncoder, type TopicEncoding } from './encoder.js';
 import { openPublisherTransport } from './transports.js';
 
@@ -87,10 +91,18 @@ export interface PublisherOptions {
   /** A transport opened by the caller, used in place of `endpoint`. */
   transport?: PublisherTransport;
   /**
-   * CURVE encryption and authentication for a ZeroMQ endpoint: the
-   * publisher's secret key and the allowed subscriber public keys.
+   * CURVE encryption and authentication for a ZeroMQ endpoint. A publisher
+   * that binds is the CURVE server: its secret key and the allowed
+   * subscriber public keys. A publisher that connects to a proxy is a CURVE
+   * client: the proxy's public key as `serverKey` and its own secret key.
    */
-  curve?: ZmqCurveServerOptions;
+  curve?: ZmqCurveServerOptions | ZmqCurveClientOptions;
+  /**
+   * Called with `mode: 'connect'` when the ZeroMQ handshake with the
+   * endpoint fails, as when a proxy rejects this publisher's CURVE key;
+   * once per endpoint until a handshake with it succeeds.
+   */
+  onHandshakeFailed?: (failure: HandshakeFailure) => void;
 }
 
 /** Counters of a publisher, in events. */
@@ -204,6 +216,7 @@ export class Publisher {
         helloPayload: JSON.stringify({ instance }),
         onError: (error) => options.onSendError?.(error),
         curve: options.curve,
+        onHandshakeFailed: options.onHandshakeFailed,
         stream: options.stream,
         ackTimeoutMs: options.ackTimeoutMs,
         onConnectionChange: options.onConnectionChange,

@@ -14,6 +14,7 @@ import {
 import {
   CurveConfigError,
   ZmqPublisherTransport,
+  type HandshakeFailure,
   ZmqSubscriberTransport,
   type ZmqCurveClientOptions,
   type ZmqCurveServerOptions,
@@ -25,7 +26,8 @@ export interface OpenPublisherOptions {
   mode: 'bind' | 'connect';
   helloPayload: string;
   onError: (error: Error) => void;
-  curve?: ZmqCurveServerOptions;
+  curve?: ZmqCurveServerOptions | ZmqCurveClientOptions;
+  onHandshakeFailed?: (failure: HandshakeFailure) => void;
   /** JetStream stream for `nats://` endpoints; ignored by ZeroMQ. */
   stream?: NatsStreamOptions;
   ackTimeoutMs?: number;

@@ -7,7 +7,10 @@ import type {
 import fp from 'fastify-plugin';
 import {
   Publisher,
+  isCurveClient,
   isLocalOnlyEndpoint,
+  publicKeyOf,
+  type HandshakeFailure,
   type PublisherOptions,
   type RejectedPeer,
   type PublisherStats,
@@ -99,19 +102,36 @@ const zpubPlugin: FastifyPluginAsync<ZpubPluginOptions> = async (
       );
     },
   );
-  const curve =
-    options.curve === undefined
-      ? undefined
-      : {
-          ...options.curve,
-          onRejected: (peer: RejectedPeer) => {
-            logRejectedPeer(peer);
-            options.curve?.onRejected?.(peer);
-          },
-        };
+  const logHandshakeFailure = createRateLimitedLog(
+    (failure: HandshakeFailure, repeats: number) => {
+      const curvePublicKey = ownPublicKey(options);
+      const key =
+        curvePublicKey === undefined
+          ? ''
+          : `; this publisher's CURVE public key is ${curvePublicKey}`;
+      fastify.log.warn(
+        { endpoint: failure.endpoint, curvePublicKey, repeats },
+        `zpub's handshake with ${failure.endpoint} failed: ${failure.reason}${key}. Events go nowhere until a handshake succeeds`,
+      );
+    },
+  );
+  const curve = options.curve;
   const publisher = await Publisher.open({
     ...options,
-    curve,
+    curve:
+      curve === undefined || isCurveClient(curve)
+        ? curve
+        : {
+            ...curve,
+            onRejected: (peer: RejectedPeer) => {
+              logRejectedPeer(peer);
+              curve.onRejected?.(peer);
+            },
+          },
+    onHandshakeFailed: (failure) => {
+      logHandshakeFailure(failure);
+      options.onHandshakeFailed?.(failure);
+    },
     onSendError: logSendError,
     onConnectionChange: (change) => {
       if (change.connected) {
@@ -250,6 +270,13 @@ const zpubPlugin: FastifyPluginAsync<ZpubPluginOptions> = async (
   });
 };
 
+/** Returns the public key of the publisher's own CURVE secret key, if set. */
+function ownPublicKey(options: ZpubPluginOptions): string | undefined {
+  const secretKey = options.curve?.secretKey;
+
+  return secretKey === undefined ? undefined : publicKeyOf(secretKey.trim());
+}
+
 /**
  * Logs one warning at startup for a setup that lets others read events: an
  * endpoint reachable from other machines without CURVE, or CURVE without an
@@ -269,7 +296,10 @@ function warnAboutExposure(
     }
     return;
   }
-  if (options.curve.allowedKeys === undefined) {
+  if (
+    !isCurveClient(options.curve) &&
+    options.curve.allowedKeys === undefined
+  ) {
     fastify.log.warn(
       { publish: endpoint },
       'zpub uses CURVE without an allowlist: any subscriber that has the public key of the publisher can read events. Set an allowlist of subscriber keys',

@@ -164,3 +164,43 @@ export function parseKeyList(text: string, source: string): string[] {
 
   return keys;
 }
+
+/**
+ * CURVE settings of a CURVE client: a subscriber, or a publisher that
+ * connects to a proxy.
+ */
+export interface ZmqCurveClientOptions {
+  /**
+   * The public key of the CURVE server, that is of the publisher or the
+   * proxy, 40 characters of Z85.
+   */
+  serverKey: string;
+  /**
+   * This client's secret key. Without one, a new key pair is made for each
+   * socket, which a CURVE server with an allowlist rejects.
+   */
+  secretKey?: string;
+}
+
+/** Returns the socket options of a CURVE client, or none without CURVE. */
+export function curveClientOptions(curve: ZmqCurveClientOptions | undefined): {
+  curveServerKey?: string;
+  curvePublicKey?: string;
+  curveSecretKey?: string;
+} {
+  if (curve === undefined) {
+    return {};
+  }
+  assertCurveAvailable();
+  const serverKey = checkZ85Key(curve.serverKey, 'the CURVE server key');
+  const secretKey =
+    curve.secretKey === undefined
+      ? generateKeyPair().secretKey
+      : checkZ85Key(curve.secretKey, 'the CURVE secret key');
+
+  return {
+    curveServerKey: serverKey,
+    curvePublicKey: publicKeyOf(secretKey),
+    curveSecretKey: secretKey,
+  };
+}

@@ -11,6 +11,7 @@ export {
   parseSecretKeyFile,
   publicKeyOf,
   type CurveKeyPair,
+  type ZmqCurveClientOptions,
 } from './curve.js';
 export {
   EndpointError,
@@ -23,8 +24,9 @@ export {
 export {
   DEFAULT_SEND_HIGH_WATER_MARK,
   ZmqPublisherTransport,
+  isCurveClient,
+  type HandshakeFailure,
   type ZmqCurveServerOptions,
-  describeZmqError,
   type ZmqPublisherOptions,
 } from './publisher.js';
 export {
@@ -32,7 +34,12 @@ export {
   HANDSHAKE_TIMEOUT_MS,
   HELLO_TIMEOUT_MS,
   ZmqSubscriberTransport,
-  type ZmqCurveClientOptions,
   type ZmqSubscriberOptions,
 } from './subscriber.js';
-export { MAX_REMEMBERED_PEERS, ZAP_DOMAIN, type RejectedPeer } from './zap.js';
+export {
+  MAX_REMEMBERED_PEERS,
+  ZAP_DOMAIN,
+  ZapHandler,
+  type RejectedPeer,
+} from './zap.js';
+export { describeZmqError } from './zmq-errors.js';

@@ -4,13 +4,19 @@ import {
   type TransportMessage,
 } from '@zpub/protocol';
 import { Context, XPublisher } from 'zeromq';
-import { assertCurveAvailable, checkZ85Key } from './curve.js';
+import {
+  assertCurveAvailable,
+  checkZ85Key,
+  curveClientOptions,
+  type ZmqCurveClientOptions,
+} from './curve.js';
 import {
   EndpointError,
   parseEndpoint,
   toLibzmqBindEndpoint,
 } from './endpoint.js';
 import { ZAP_DOMAIN, ZapHandler, type RejectedPeer } from './zap.js';
+import { describeZmqError, watchHandshakeErrors } from './zmq-errors.js';
 
 /**
  * Default for {@link ZmqPublisherOptions.sendHighWaterMark}.
@@ -37,8 +43,25 @@ export interface ZmqPublisherOptions {
    * then stops.
    */
   onError?: (error: Error) => void;
-  /** Encrypts every connection with CURVE and, optionally, authenticates. */
-  curve?: ZmqCurveServerOptions;
+  /**
+   * Encrypts every connection with CURVE. With `serverKey` the publisher is
+   * a CURVE client, as of a proxy that it connects to. Otherwise it is the
+   * CURVE server and may check subscribers against an allowlist.
+   */
+  curve?: ZmqCurveServerOptions | ZmqCurveClientOptions;
+  /**
+   * Called in connect mode when the ZMTP handshake with the endpoint fails,
+   * as when a proxy rejects this publisher's CURVE key, once per endpoint
+   * until a handshake with it succeeds. Events sent meanwhile go nowhere.
+   */
+  onHandshakeFailed?: (failure: HandshakeFailure) => void;
+}
+
+/** A failed ZMTP handshake of a publisher in connect mode. */
+export interface HandshakeFailure {
+  /** The endpoint as libzmq reports it, e.g. tcp://127.0.0.1:5556. */
+  endpoint: string;
+  reason: string;
 }
 
 /** CURVE settings of a publisher, which acts as the CURVE server. */
@@ -53,6 +76,13 @@ export interface ZmqCurveServerOptions {
   allowedKeys?: readonly string[];
   /** Called once per rejected key and address. */
   onRejected?: (peer: RejectedPeer) => void;
+}
+
+/** Returns true for the CURVE settings of a client, which have a server key. */
+export function isCurveClient(
+  curve: ZmqCurveServerOptions | ZmqCurveClientOptions,
+): curve is ZmqCurveClientOptions {
+  return 'serverKey' in curve;
 }
 
 const SUBSCRIBE = 1;
@@ -105,7 +135,7 @@ export class ZmqPublisherTransport implements PublisherTransport {
     const curve = options.curve;
     let zapHandler: ZapHandler | undefined;
     let context: Context | undefined;
-    if (curve !== undefined) {
+    if (curve !== undefined && !isCurveClient(curve)) {
       assertCurveAvailable();
       checkZ85Key(curve.secretKey, 'the CURVE secret key');
       // A context of its own, because ZAP handlers are per context and each
@@ -126,13 +156,7 @@ export class ZmqPublisherTransport implements PublisherTransport {
       ipv6: parsed.ipv6,
       linger: 0,
       ...(context === undefined ? {} : { context }),
-      ...(curve === undefined
-        ? {}
-        : {
-            curveServer: true,
-            curveSecretKey: curve.secretKey.trim(),
-            zapDomain: ZAP_DOMAIN,
-          }),
+      ...curveSocketOptions(curve),
       // zeromq.js 6 then queues each message in libzmq at once, or fails at
       // once, and never leaves a send pending. Without it, every send also
       // polls the socket for POLLOUT, and some sends in a run are delayed
@@ -145,6 +169,9 @@ export class ZmqPublisherTransport implements PublisherTransport {
     socket.verbosity = 'allSubsUnsubs';
     const transport = new ZmqPublisherTransport(socket, options);
     transport.#zapHandler = zapHandler;
+    if (mode === 'connect' && options.onHandshakeFailed !== undefined) {
+      transport.#watchHandshakes(options.onHandshakeFailed);
+    }
 
     try {
       if (mode === 'bind') {
@@ -246,6 +273,29 @@ export class ZmqPublisherTransport implements PublisherTransport {
     });
   }
 
+  /**
+   * Reports failed handshakes once per endpoint until a handshake with it
+   * succeeds, because libzmq retries and fails the same way.
+   */
+  #watchHandshakes(onFailed: (failure: HandshakeFailure) => void): void {
+    const events = this.#socket.events;
+    const failed = new Set<string>();
+    events.on('handshake', ({ address }) => {
+      failed.delete(address);
+    });
+    watchHandshakeErrors(
+      events,
+      "the endpoint rejected this publisher's key",
+      (address, reason) => {
+        if (failed.has(address) || this.#closed) {
+          return;
+        }
+        failed.add(address);
+        onFailed({ endpoint: address, reason });
+      },
+    );
+  }
+
   async #readSubscriptions(): Promise<void> {
     try {
       while (!this.#closed) {
@@ -289,12 +339,20 @@ export class ZmqPublisherTransport implements PublisherTransport {
   }
 }
 
-/** Returns libzmq's message for an error, e.g. "Address already in use". */
-export function describeZmqError(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as Error & { code?: string }).code;
-    return code === undefined ? error.message : `${error.message} (${code})`;
+/** Returns the socket options of the publisher's CURVE role, if any. */
+function curveSocketOptions(
+  curve: ZmqCurveServerOptions | ZmqCurveClientOptions | undefined,
+): Record<string, string | boolean> {
+  if (curve === undefined) {
+    return {};
+  }
+  if (isCurveClient(curve)) {
+    return curveClientOptions(curve);
   }
 
-  return String(error);
+  return {
+    curveServer: true,
+    curveSecretKey: curve.secretKey.trim(),
+    zapDomain: ZAP_DOMAIN,
+  };
 }

@@ -6,14 +6,9 @@ import {
   type SubscriberTransport,
 } from '@zpub/protocol';
 import { Subscriber } from 'zeromq';
-import {
-  assertCurveAvailable,
-  checkZ85Key,
-  generateKeyPair,
-  publicKeyOf,
-} from './curve.js';
+import { curveClientOptions, type ZmqCurveClientOptions } from './curve.js';
 import { EndpointError, parseEndpoint } from './endpoint.js';
-import { describeZmqError } from './publisher.js';
+import { describeZmqError, watchHandshakeErrors } from './zmq-errors.js';
 
 /**
  * How long a subscriber waits after a handshake for the publisher to answer
@@ -48,17 +43,6 @@ export interface ZmqSubscriberOptions {
   onStatus?: SubscriberStatusListener;
   /** Connects with CURVE encryption, as a CURVE client. */
   curve?: ZmqCurveClientOptions;
-}
-
-/** CURVE settings of a subscriber, which acts as the CURVE client. */
-export interface ZmqCurveClientOptions {
-  /** The publisher's public key, 40 characters of Z85. */
-  serverKey: string;
-  /**
-   * This subscriber's secret key. Without one, a new key pair is made for
-   * each subscriber, which a publisher with an allowlist rejects.
-   */
-  secretKey?: string;
 }
 
 /** Messages buffered before the receive loop waits for the reader. */
@@ -214,25 +198,11 @@ export class ZmqSubscriberTransport implements SubscriberTransport {
     events.on('disconnect', ({ address }) => {
       this.#report({ kind: 'disconnected', endpoint: address });
     });
-    events.on('handshake:error:auth', ({ address, error }) => {
-      this.#reportHandshakeFailure(
-        address,
-        `the publisher rejected this subscriber's key (ZAP status ${error.status})`,
-      );
-    });
-    events.on('handshake:error:protocol', ({ address, error }) => {
-      const reason =
-        error.code === 'ERR_ZMTP_MECHANISM_MISMATCH'
-          ? 'one side uses CURVE and the other does not'
-          : error.message;
-      this.#reportHandshakeFailure(address, `${reason} (${error.code})`);
-    });
-    events.on('handshake:error:other', ({ address, error }) => {
-      this.#reportHandshakeFailure(
-        address,
-        `the connection closed during the handshake (${describeZmqError(error)}), as when the CURVE server key is wrong`,
-      );
-    });
+    watchHandshakeErrors(
+      events,
+      "the publisher rejected this subscriber's key",
+      (address, reason) => this.#reportHandshakeFailure(address, reason),
+    );
   }
 
   /**
@@ -395,27 +365,4 @@ export class ZmqSubscriberTransport implements SubscriberTransport {
       this.#push(frames);
     }
   }
-}
-
-/** Returns the socket options of a CURVE client, or none without CURVE. */
-function curveClientOptions(curve: ZmqCurveClientOptions | undefined): {
-  curveServerKey?: string;
-  curvePublicKey?: string;
-  curveSecretKey?: string;
-} {
-  if (curve === undefined) {
-    return {};
-  }
-  assertCurveAvailable();
-  const serverKey = checkZ85Key(curve.serverKey, 'the CURVE server key');
-  const secretKey =
-    curve.secretKey === undefined
-      ? generateKeyPair().secretKey
-      : checkZ85Key(curve.secretKey, 'the CURVE secret key');
-
-  return {
-    curveServerKey: serverKey,
-    curvePublicKey: publicKeyOf(secretKey),
-    curveSecretKey: secretKey,
-  };
 }

@@ -5,7 +5,7 @@ import { encodeZ85 } from './curve.js';
 /** Endpoint of the ZAP handler that libzmq sends requests to, per RFC 27. */
 export const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 
-/** ZAP domain of zpub's publisher sockets. */
+/** ZAP domain of zpub's CURVE server sockets: publishers and the proxy. */
 export const ZAP_DOMAIN = 'zpub';
 
 /**
@@ -15,11 +15,14 @@ export const ZAP_DOMAIN = 'zpub';
  */
 export const MAX_REMEMBERED_PEERS = 10_000;
 
-/** A subscriber that a ZAP handler turned away. */
+/**
+ * A client that a ZAP handler turned away: a subscriber, or a publisher at
+ * the frontend of a proxy.
+ */
 export interface RejectedPeer {
-  /** The subscriber's CURVE public key in Z85, or '' for another mechanism. */
+  /** The client's CURVE public key in Z85, or '' for another mechanism. */
   publicKey: string;
-  /** The subscriber's IP address, as libzmq reports it. */
+  /** The client's IP address, as libzmq reports it. */
   address: string;
   mechanism: string;
 }

@@ -1,8 +1,10 @@
 import type { SubscriberStatus } from '@zpub/protocol';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { capability, curveKeyPair } from 'zeromq';
+import { Context, XSubscriber, capability, curveKeyPair } from 'zeromq';
 import {
   CurveConfigError,
+  ZAP_DOMAIN,
+  ZapHandler,
   ZmqPublisherTransport,
   ZmqSubscriberTransport,
   decodeZ85,
@@ -10,6 +12,7 @@ import {
   parseKeyList,
   parseSecretKeyFile,
   publicKeyOf,
+  type HandshakeFailure,
   type RejectedPeer,
   type ZmqCurveClientOptions,
   type ZmqCurveServerOptions,
@@ -230,6 +233,157 @@ describe('CURVE publisher', () => {
     expect(error).toBeInstanceOf(CurveConfigError);
     expect((error as Error).message).toMatch(
       /^this build of zeromq \(libzmq [0-9.]+\) has no CURVE support \(capability\.curve is false\)/,
+    );
+  });
+});
+
+/**
+ * Binds an XSUB socket as a CURVE server, as a proxy frontend does, with a
+ * ZAP handler that allows `allowedKeys`.
+ */
+async function openCurveFrontend(
+  secretKey: string,
+  allowedKeys: readonly string[],
+): Promise<XSubscriber> {
+  const context = new Context();
+  const handler = await ZapHandler.open(
+    context,
+    allowedKeys,
+    () => undefined,
+    () => undefined,
+  );
+  const frontend = new XSubscriber({
+    context,
+    linger: 0,
+    curveServer: true,
+    curveSecretKey: secretKey,
+    zapDomain: ZAP_DOMAIN,
+  });
+  await frontend.bind('tcp://127.0.0.1:0');
+  onTestFinished(() => {
+    frontend.close();
+    handler.close();
+  });
+
+  return frontend;
+}
+
+/** Resolves once `condition` holds, checking every 10 ms, or rejects. */
+async function waitUntil(
+  what: string,
+  condition: () => boolean,
+): Promise<void> {
+  const deadline = performance.now() + 5000;
+  while (!condition()) {
+    if (performance.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('CURVE publisher in connect mode', () => {
+  it('delivers as a client of an allowing frontend', async () => {
+    const proxy = curveKeyPair();
+    const own = curveKeyPair();
+    const frontend = await openCurveFrontend(proxy.secretKey, [own.publicKey]);
+    let handshakes = 0;
+    frontend.events.on('handshake', () => handshakes++);
+    const failures: HandshakeFailure[] = [];
+    const publisher = await ZmqPublisherTransport.open(
+      frontend.lastEndpoint as string,
+      {
+        mode: 'connect',
+        curve: { serverKey: proxy.publicKey, secretKey: own.secretKey },
+        onHandshakeFailed: (failure) => failures.push(failure),
+      },
+    );
+    onTestFinished(() => publisher.close(0));
+    await waitUntil('the handshake', () => handshakes > 0);
+    await frontend.send(Buffer.from('\x01number', 'latin1'));
+    await waitUntil('the subscription', () =>
+      publisher.hasSubscriber('number'),
+    );
+    await publisher.send({ topic: 'number', payload: encoder.encode('3') });
+    const frames = await frontend.receive();
+
+    expect(asText(frames)).toEqual(['number', '3']);
+    expect(failures).toEqual([]);
+  });
+
+  it('reports a rejected key', async () => {
+    const proxy = curveKeyPair();
+    const frontend = await openCurveFrontend(proxy.secretKey, []);
+    const failures: HandshakeFailure[] = [];
+    const publisher = await ZmqPublisherTransport.open(
+      frontend.lastEndpoint as string,
+      {
+        mode: 'connect',
+        curve: {
+          serverKey: proxy.publicKey,
+          secretKey: curveKeyPair().secretKey,
+        },
+        onHandshakeFailed: (failure) => failures.push(failure),
+      },
+    );
+    onTestFinished(() => publisher.close(0));
+    await waitUntil('a handshake failure', () => failures.length > 0);
+
+    expect(failures).toEqual([
+      {
+        endpoint: frontend.lastEndpoint,
+        reason: "the endpoint rejected this publisher's key (ZAP status 400)",
+      },
+    ]);
+    expect(publisher.hasSubscriber('')).toBe(false);
+  });
+
+  it('reports a wrong server key once while libzmq retries', async () => {
+    const proxy = curveKeyPair();
+    const own = curveKeyPair();
+    const frontend = await openCurveFrontend(proxy.secretKey, [own.publicKey]);
+    let serverFailures = 0;
+    frontend.events.on('handshake:error:protocol', () => serverFailures++);
+    frontend.events.on('handshake:error:other', () => serverFailures++);
+    const failures: HandshakeFailure[] = [];
+    const publisher = await ZmqPublisherTransport.open(
+      frontend.lastEndpoint as string,
+      {
+        mode: 'connect',
+        curve: {
+          serverKey: curveKeyPair().publicKey,
+          secretKey: own.secretKey,
+        },
+        onHandshakeFailed: (failure) => failures.push(failure),
+      },
+    );
+    onTestFinished(() => publisher.close(0));
+    await waitUntil('three failed handshakes', () => serverFailures >= 3);
+
+    expect(failures).toHaveLength(1);
+    expect(failures[0]?.reason).toMatch(
+      /^the connection closed during the handshake .*, as when the CURVE server key is wrong$/,
+    );
+  });
+
+  it('reports a frontend without CURVE', async () => {
+    const frontend = new XSubscriber({ linger: 0 });
+    await frontend.bind('tcp://127.0.0.1:0');
+    onTestFinished(() => frontend.close());
+    const failures: HandshakeFailure[] = [];
+    const publisher = await ZmqPublisherTransport.open(
+      frontend.lastEndpoint as string,
+      {
+        mode: 'connect',
+        curve: { serverKey: curveKeyPair().publicKey },
+        onHandshakeFailed: (failure) => failures.push(failure),
+      },
+    );
+    onTestFinished(() => publisher.close(0));
+    await waitUntil('a handshake failure', () => failures.length > 0);
+
+    expect(failures[0]?.reason).toBe(
+      'one side uses CURVE and the other does not (ERR_ZMTP_MECHANISM_MISMATCH)',
     );
   });
 });
