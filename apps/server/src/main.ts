@@ -3,8 +3,14 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { assertJetStreamName } from '@zpub/client';
 import { parseDuration } from '@zpub/protocol';
 import type { ZpubPluginOptions } from '@zpub/fastify';
+import type { FastifyBaseLogger } from 'fastify';
 import { buildApp } from './app.js';
-import { SECRET_KEY_VARIABLE, loadCurve, type LoadedCurve } from './curve.js';
+import {
+  SECRET_KEY_VARIABLE,
+  SERVER_KEY_VARIABLE,
+  loadCurve,
+  type LoadedCurve,
+} from './curve.js';
 
 /** Maximum wait for in-flight requests and the event queue at shutdown. */
 const SHUTDOWN_DELAY_MS = 10_000;
@@ -25,6 +31,7 @@ interface ServerFlags {
   curveSecretKeyFile?: string;
   curvePublicKey?: string;
   curveAllowFile?: string;
+  curveServerKey?: string;
 }
 
 function parseMaxAge(value: string): number {
@@ -125,7 +132,7 @@ function createProgram(): Command {
     .addOption(
       new Option(
         '--curve-secret-key-file <path>',
-        `file with the CURVE secret key, as \`zsub keygen --out\` writes it; turns on CURVE encryption. ${SECRET_KEY_VARIABLE} may hold the key itself`,
+        `file with this server's CURVE secret key, as \`zsub keygen --out\` writes it; turns on CURVE encryption, in connect mode together with --curve-server-key. ${SECRET_KEY_VARIABLE} may hold the key itself`,
       ).env('ZPUB_CURVE_SECRET_KEY_FILE'),
     )
     .addOption(
@@ -137,8 +144,14 @@ function createProgram(): Command {
     .addOption(
       new Option(
         '--curve-allow-file <path>',
-        'file with the public keys of the subscribers that may connect, one per line',
+        'bind mode only: file with the public keys of the subscribers that may connect, one per line',
       ).env('ZPUB_CURVE_ALLOW_FILE'),
+    )
+    .addOption(
+      new Option(
+        '--curve-server-key <key>',
+        "connect mode only: the proxy's CURVE public key, which zsub proxy logs at startup; the server connects as a CURVE client with its own key pair",
+      ).env(SERVER_KEY_VARIABLE),
     )
     .addOption(
       new Option('--log-level <level>', 'pino log level')
@@ -200,6 +213,25 @@ function resolvePublishOptions(
   };
 }
 
+/** Logs the CURVE role and the public key that the other side needs. */
+function logCurve(log: FastifyBaseLogger, curve: LoadedCurve): void {
+  if (curve.serverKey !== undefined) {
+    log.info(
+      { curvePublicKey: curve.publicKey, curveServerKey: curve.serverKey },
+      `CURVE is on as a client of the proxy with public key ${curve.serverKey}; a proxy with a frontend allowlist needs this server's public key ${curve.publicKey}`,
+    );
+    return;
+  }
+  const allowed =
+    curve.allowedKeyCount === undefined
+      ? 'no allowlist'
+      : `${curve.allowedKeyCount} allowed subscriber keys`;
+  log.info(
+    { curvePublicKey: curve.publicKey },
+    `CURVE is on (${allowed}); subscribers connect with --server-key ${curve.publicKey}`,
+  );
+}
+
 async function main(): Promise<void> {
   const program = createProgram();
   // pnpm 10 passes the `--` of `pnpm --filter server start -- --port 8080`
@@ -210,9 +242,10 @@ async function main(): Promise<void> {
     args.shift();
   }
   const flags = program.parse(args, { from: 'user' }).opts<ServerFlags>();
+  const publishOptions = resolvePublishOptions(program, flags);
   let curve: LoadedCurve | undefined;
   try {
-    curve = loadCurve(flags, process.env);
+    curve = loadCurve(flags, publishOptions.mode ?? 'bind', process.env);
   } catch (error) {
     // Written as pino would, since the app and its logger do not exist yet.
     process.stdout.write(
@@ -223,7 +256,7 @@ async function main(): Promise<void> {
   }
   const app = buildApp({
     logger: { level: flags.logLevel },
-    zpub: { ...resolvePublishOptions(program, flags), curve: curve?.options },
+    zpub: { ...publishOptions, curve: curve?.options },
   });
 
   try {
@@ -259,14 +292,7 @@ async function main(): Promise<void> {
       `zpub server listening on ${url}, publishing on ${app.zpub.endpoint}`,
     );
     if (curve !== undefined) {
-      const allowed =
-        curve.allowedKeyCount === undefined
-          ? 'no allowlist'
-          : `${curve.allowedKeyCount} allowed subscriber keys`;
-      app.log.info(
-        { curvePublicKey: curve.publicKey },
-        `CURVE is on (${allowed}); subscribers connect with --server-key ${curve.publicKey}`,
-      );
+      logCurve(app.log, curve);
     }
   } catch (error) {
     app.log.fatal({ err: error }, `cannot listen: ${(error as Error).message}`);
