@@ -81,7 +81,7 @@ export function resolveCurve(
     };
     if (curveKeyFile !== undefined) {
       curve.secretKey = parseSecretKeyFile(
-        readKeyFile(curveKeyFile),
+        readKeyFile(curveKeyFile, '--curve-key-file'),
         `--curve-key-file ${curveKeyFile}`,
       );
     } else if (hasEnvSecret) {
@@ -97,14 +97,16 @@ export function resolveCurve(
   }
 }
 
-function readKeyFile(path: string): string {
+/**
+ * Reads a key file or an allowlist. Throws {@link CurveConfigError} that
+ * names `setting`, the flag that gave the path, when the file cannot be read.
+ */
+export function readKeyFile(path: string, setting: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new CurveConfigError(
-      `cannot read --curve-key-file ${path}: ${reason}`,
-    );
+    throw new CurveConfigError(`cannot read ${setting} ${path}: ${reason}`);
   }
 }
 
@@ -134,7 +136,7 @@ export function createHandshakeWatch(
     }
     timer = setTimeout(() => {
       giveUp(
-        `${PREFIX}cannot subscribe: the handshake with ${printable(notice.endpoint)} keeps failing. Check --server-key, this subscriber's key and the publisher's allowlist.`,
+        `${PREFIX}cannot subscribe: the handshake with ${printable(notice.endpoint)} keeps failing. Check --server-key, this subscriber's key and the allowlist of the publisher or proxy.`,
       );
     }, HANDSHAKE_GRACE_MS);
     timer.unref();

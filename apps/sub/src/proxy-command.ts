@@ -1,3 +1,4 @@
+import { CurveConfigError } from '@zpub/client';
 import { EndpointError, InvalidEndpointError } from '@zpub/protocol';
 import {
   Command,
@@ -8,6 +9,14 @@ import {
 import { PREFIX, printable } from './notices.js';
 import { USAGE_EXIT_CODE } from './options.js';
 import { DEFAULT_MAX_CACHED_TOPICS, ZmqProxy } from './proxy.js';
+import {
+  addProxyCurveOptions,
+  createRejectionLog,
+  formatCurveLine,
+  resolveProxyCurve,
+  type LoadedProxyCurve,
+  type ProxyCurveFlags,
+} from './proxy-curve.js';
 import { flush } from './run.js';
 
 /** Default of --frontend, where publishers connect. */
@@ -23,10 +32,20 @@ backend, for example zsub --endpoint tcp://127.0.0.1:5555. Port 0 picks a
 free port. Once both are bound, the proxy writes a line that begins with
 "zsub: proxy ready, frontend ENDPOINT, backend ENDPOINT" to stderr.
 
-The proxy runs until SIGINT or SIGTERM and then exits 0. It exits 1 when an
-endpoint cannot be bound and 2 for a usage error.`;
+With a CURVE secret key, the proxy is the CURVE server of both endpoints
+and encrypts every connection. It writes its public key to stderr before
+the ready line. Publishers connect with it, for example the server with
+--curve-server-key KEY and a key pair of its own, and so do subscribers,
+with zsub --server-key KEY. An allowlist file admits only the keys on it,
+one per line; without one, any client that has the proxy's public key may
+connect. A rejected key is reported on stderr once per key and address,
+in at most one line per 10 seconds for each endpoint.
 
-interface ProxyFlags {
+The proxy runs until SIGINT or SIGTERM and then exits 0. It exits 1 when an
+endpoint cannot be bound and 2 for a usage error, such as an allowlist
+without a secret key or an unreadable key file.`;
+
+interface ProxyFlags extends ProxyCurveFlags {
   frontend: string;
   backend: string;
   lastValueCache?: true;
@@ -44,7 +63,7 @@ function parseTopicCount(value: string): number {
 
 /** Builds the commander program of `zsub proxy`. */
 export function createProxyProgram(): Command {
-  return new Command('zsub proxy')
+  const program = new Command('zsub proxy')
     .description(
       'Forward zpub events from many ZeroMQ publishers to many subscribers.',
     )
@@ -78,7 +97,9 @@ export function createProxyProgram(): Command {
       )
         .default(DEFAULT_MAX_CACHED_TOPICS)
         .argParser(parseTopicCount),
-    )
+    );
+
+  return addProxyCurveOptions(program)
     .addHelpText('after', HELP_AFTER)
     .showHelpAfterError("Run 'zsub proxy --help' for usage.")
     .configureOutput({
@@ -107,6 +128,18 @@ export async function runProxyCommand(
     throw error;
   }
   const flags = program.opts<ProxyFlags>();
+  let curve: LoadedProxyCurve | undefined;
+  try {
+    curve = resolveProxyCurve(flags, process.env);
+  } catch (error) {
+    if (error instanceof CurveConfigError) {
+      process.stderr.write(`${PREFIX}${printable(error.message)}.\n`);
+      await flush(process.stderr);
+      return USAGE_EXIT_CODE;
+    }
+    throw error;
+  }
+  const logRejection = createRejectionLog((line) => process.stderr.write(line));
 
   let proxy: ZmqProxy;
   try {
@@ -115,6 +148,18 @@ export async function runProxyCommand(
       backend: flags.backend,
       lastValueCache: flags.lastValueCache === true,
       maxCachedTopics: flags.maxCachedTopics,
+      curve:
+        curve === undefined
+          ? undefined
+          : {
+              ...curve.options,
+              onRejected: logRejection,
+              onError: (error, side) => {
+                process.stderr.write(
+                  `${PREFIX}proxy's ZAP handler on the ${side} failed: ${printable(error.message)}. New CURVE handshakes there fail until the proxy restarts.\n`,
+                );
+              },
+            },
     });
   } catch (error) {
     if (
@@ -127,6 +172,12 @@ export async function runProxyCommand(
       await flush(process.stderr);
       return 1;
     }
+    if (error instanceof CurveConfigError) {
+      // An invalid key is caught above, so this is a build without CURVE.
+      process.stderr.write(`${PREFIX}${printable(error.message)}.\n`);
+      await flush(process.stderr);
+      return 1;
+    }
     throw error;
   }
   // The handlers are in place before the ready line, so that a signal sent
@@ -136,8 +187,12 @@ export async function runProxyCommand(
     process.once('SIGTERM', resolve);
   });
   const cache = flags.lastValueCache === true ? ', last-value cache on' : '';
+  const curveOn = curve === undefined ? '' : ', CURVE on';
+  if (curve !== undefined) {
+    process.stderr.write(`${formatCurveLine(curve)}\n`);
+  }
   process.stderr.write(
-    `${PREFIX}proxy ready, frontend ${proxy.frontend}, backend ${proxy.backend}${cache}\n`,
+    `${PREFIX}proxy ready, frontend ${proxy.frontend}, backend ${proxy.backend}${cache}${curveOn}\n`,
   );
   await stopped;
   await proxy.close();

@@ -5,11 +5,16 @@ import {
 } from '@zpub/protocol';
 import {
   EndpointError,
+  ZAP_DOMAIN,
+  ZapHandler,
+  assertCurveAvailable,
+  checkZ85Key,
   describeZmqError,
   parseEndpoint,
   toLibzmqBindEndpoint,
+  type RejectedPeer,
 } from '@zpub/zeromq';
-import { XPublisher, XSubscriber } from 'zeromq';
+import { Context, XPublisher, XSubscriber } from 'zeromq';
 
 /** Default for {@link ProxyOptions.maxCachedTopics}. */
 export const DEFAULT_MAX_CACHED_TOPICS = 10_000;
@@ -23,6 +28,34 @@ export interface ProxyOptions {
   lastValueCache?: boolean;
   /** Topics the cache keeps; the least recently updated is evicted first. */
   maxCachedTopics?: number;
+  /** Makes the proxy the CURVE server of both its endpoints. */
+  curve?: ProxyCurveOptions;
+}
+
+/** The two sides of a proxy: publishers connect to the frontend. */
+export type ProxySide = 'frontend' | 'backend';
+
+/** CURVE settings of a proxy, which is the CURVE server on both sides. */
+export interface ProxyCurveOptions {
+  /** The proxy's secret key, 40 characters of Z85. */
+  secretKey: string;
+  /**
+   * Public keys of the publishers that may connect to the frontend. Without
+   * a list, any publisher that has the proxy's public key may connect.
+   */
+  frontendAllowedKeys?: readonly string[];
+  /**
+   * Public keys of the subscribers that may connect to the backend. Without
+   * a list, any subscriber that has the proxy's public key may connect.
+   */
+  backendAllowedKeys?: readonly string[];
+  /** Called once per rejected key and address on each side. */
+  onRejected?: (peer: RejectedPeer, side: ProxySide) => void;
+  /**
+   * Called when a ZAP handler fails, after which every new CURVE handshake
+   * on its side fails.
+   */
+  onError?: (error: Error, side: ProxySide) => void;
 }
 
 /** Counters of a proxy. */
@@ -64,14 +97,17 @@ export class ZmqProxy {
   #cachedSent = 0;
   #closed = false;
   readonly #loops: Promise<void>[] = [];
+  readonly #zapHandlers: readonly ZapHandler[];
 
   private constructor(
     upstream: XSubscriber,
     downstream: XPublisher,
+    zapHandlers: readonly ZapHandler[],
     options: ProxyOptions,
   ) {
     this.#upstream = upstream;
     this.#downstream = downstream;
+    this.#zapHandlers = zapHandlers;
     this.frontend = upstream.lastEndpoint ?? options.frontend;
     this.backend = downstream.lastEndpoint ?? options.backend;
     this.#lastValueCache = options.lastValueCache ?? false;
@@ -81,8 +117,10 @@ export class ZmqProxy {
 
   /**
    * Binds both endpoints and starts forwarding. Rejects with
-   * {@link InvalidEndpointError} for a malformed endpoint and with
-   * {@link EndpointError} when a bind fails, such as for a port in use.
+   * {@link InvalidEndpointError} for a malformed endpoint, with
+   * {@link EndpointError} when a bind fails, such as for a port in use, and
+   * with CurveConfigError for an invalid secret key or a zeromq build
+   * without CURVE.
    */
   static async open(options: ProxyOptions): Promise<ZmqProxy> {
     const frontend = parseEndpoint(options.frontend, 'bind');
@@ -93,8 +131,21 @@ export class ZmqProxy {
         'the frontend and the backend need two different endpoints',
       );
     }
-    const upstream = new XSubscriber({ ipv6: frontend.ipv6, linger: 0 });
-    const downstream = new XPublisher({ ipv6: backend.ipv6, linger: 0 });
+    const frontendSecurity = await openSecurity(options.curve, 'frontend');
+    const backendSecurity = await openSecurity(options.curve, 'backend');
+    const zapHandlers = [frontendSecurity, backendSecurity].flatMap(
+      ({ zapHandler }) => (zapHandler === undefined ? [] : [zapHandler]),
+    );
+    const upstream = new XSubscriber({
+      ipv6: frontend.ipv6,
+      linger: 0,
+      ...frontendSecurity.socketOptions,
+    });
+    const downstream = new XPublisher({
+      ipv6: backend.ipv6,
+      linger: 0,
+      ...backendSecurity.socketOptions,
+    });
     // Every subscription is passed up, so the proxy receives each subscriber's
     // hello and counts forwarded topics itself. Unsubscriptions are passed
     // up only when the last subscriber of a topic leaves.
@@ -105,10 +156,13 @@ export class ZmqProxy {
     } catch (error) {
       upstream.close();
       downstream.close();
+      for (const handler of zapHandlers) {
+        handler.close();
+      }
       throw error;
     }
 
-    const proxy = new ZmqProxy(upstream, downstream, options);
+    const proxy = new ZmqProxy(upstream, downstream, zapHandlers, options);
     proxy.#loops.push(proxy.#forwardMessages(), proxy.#forwardSubscriptions());
 
     return proxy;
@@ -122,7 +176,7 @@ export class ZmqProxy {
     };
   }
 
-  /** Stops forwarding and closes both sockets. */
+  /** Stops forwarding and closes both sockets and the ZAP handlers. */
   async close(): Promise<void> {
     if (this.#closed) {
       return;
@@ -131,6 +185,9 @@ export class ZmqProxy {
     this.#upstream.close();
     this.#downstream.close();
     await Promise.allSettled(this.#loops);
+    for (const handler of this.#zapHandlers) {
+      handler.close();
+    }
   }
 
   async #forwardMessages(): Promise<void> {
@@ -240,6 +297,56 @@ export class ZmqProxy {
 
     return sent;
   }
+}
+
+/** The CURVE socket options of one side of a proxy, and its ZAP handler. */
+interface SideSecurity {
+  socketOptions: {
+    context?: Context;
+    curveServer?: boolean;
+    curveSecretKey?: string;
+    zapDomain?: string;
+  };
+  zapHandler?: ZapHandler;
+}
+
+/**
+ * Prepares one side for CURVE. Each side gets a context of its own, because
+ * libzmq sends the ZAP requests of every socket in a context to one
+ * handler, and the two sides have different allowlists. A side without an
+ * allowlist gets no handler, and libzmq then accepts every CURVE client.
+ */
+async function openSecurity(
+  curve: ProxyCurveOptions | undefined,
+  side: ProxySide,
+): Promise<SideSecurity> {
+  if (curve === undefined) {
+    return { socketOptions: {} };
+  }
+  assertCurveAvailable();
+  const secretKey = checkZ85Key(curve.secretKey, 'the CURVE secret key');
+  const context = new Context();
+  const allowedKeys =
+    side === 'frontend' ? curve.frontendAllowedKeys : curve.backendAllowedKeys;
+  const zapHandler =
+    allowedKeys === undefined
+      ? undefined
+      : await ZapHandler.open(
+          context,
+          allowedKeys,
+          (peer) => curve.onRejected?.(peer, side),
+          (error) => curve.onError?.(error, side),
+        );
+
+  return {
+    socketOptions: {
+      context,
+      curveServer: true,
+      curveSecretKey: secretKey,
+      zapDomain: ZAP_DOMAIN,
+    },
+    zapHandler,
+  };
 }
 
 async function bind(

@@ -197,7 +197,7 @@ describe('zsub with CURVE', () => {
         expect(text).toMatch(reason);
       }
       expect(result.stderr[1]).toBe(
-        `zsub: cannot subscribe: the handshake with ${endpoint} keeps failing. Check --server-key, this subscriber's key and the publisher's allowlist.`,
+        `zsub: cannot subscribe: the handshake with ${endpoint} keeps failing. Check --server-key, this subscriber's key and the allowlist of the publisher or proxy.`,
       );
       expect(elapsedMs, `exit took ${elapsedMs.toFixed(0)} ms`).toBeLessThan(
         5000,
