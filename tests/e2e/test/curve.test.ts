@@ -1,16 +1,17 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   Child,
   SERVER_BIN,
   ZSUB_BIN,
+  fatalMessages,
+  keygen,
   parseLog,
   startServer,
   startZsub,
+  type KeyPair,
 } from './processes.js';
 
 const children: Child[] = [];
@@ -22,13 +23,6 @@ afterEach(async () => {
   }
 });
 
-const execFileAsync = promisify(execFile);
-
-interface KeyPair {
-  publicKey: string;
-  secretKey: string;
-}
-
 interface KeyFiles {
   directory: string;
   server: KeyPair;
@@ -36,21 +30,6 @@ interface KeyFiles {
   serverKeyFile: string;
   clientKeyFile: string;
   allowFile: string;
-}
-
-/** Makes a key pair with `zsub keygen --out` and reads both keys back. */
-async function keygen(path: string): Promise<KeyPair> {
-  const { stdout } = await execFileAsync(process.execPath, [
-    ZSUB_BIN,
-    'keygen',
-    '--out',
-    path,
-  ]);
-  const secretKey = (await readFile(path, 'utf8'))
-    .split('\n')
-    .find((line) => line !== '' && !line.startsWith('#'));
-
-  return { publicKey: stdout.trim(), secretKey: secretKey ?? '' };
 }
 
 /** Writes a server key file, a client key file and an allowlist. */
@@ -82,13 +61,6 @@ function runServer(args: string[], env: NodeJS.ProcessEnv = {}): Child {
   children.push(child);
 
   return child;
-}
-
-function fatalMessages(child: Child): string[] {
-  return child.stdout
-    .map(parseLog)
-    .filter((log) => log?.level === 60)
-    .map((log) => log?.msg ?? '');
 }
 
 describe('CURVE end to end', () => {

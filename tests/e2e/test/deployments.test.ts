@@ -6,6 +6,7 @@ import {
   SERVER_BIN,
   ZSUB_BIN,
   parseLog,
+  startProxy,
   startServer,
   startZsub,
   type RunningServer,
@@ -31,25 +32,6 @@ function get(url: string): Promise<string> {
     req.on('error', reject);
     req.end();
   });
-}
-
-/** Starts `zsub proxy` on ephemeral ports and returns its endpoints. */
-async function startProxy(): Promise<{ frontend: string; backend: string }> {
-  const proxy = new Child(process.execPath, [
-    ZSUB_BIN,
-    'proxy',
-    '--frontend',
-    'tcp://127.0.0.1:0',
-    '--backend',
-    'tcp://127.0.0.1:0',
-  ]);
-  children.push(proxy);
-  const line = await proxy.waitForLine('stderr', (text) =>
-    text.includes('proxy ready'),
-  );
-  const match = /frontend (\S+), backend ([^\s,]+)/.exec(line);
-
-  return { frontend: match?.[1] ?? '', backend: match?.[2] ?? '' };
 }
 
 /**
@@ -143,6 +125,7 @@ describe('deployments', () => {
     const directOutput = await printThreeNumbers(direct.url, direct.publish);
 
     const proxy = await startProxy();
+    children.push(proxy.child);
     const behindProxy = await startServer([
       '--publish',
       proxy.frontend,

@@ -1,5 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
@@ -110,6 +112,14 @@ export function parseLog(line: string): LogLine | undefined {
   }
 }
 
+/** Returns the messages of the fatal (level 60) lines a server logged. */
+export function fatalMessages(child: Child): string[] {
+  return child.stdout
+    .map(parseLog)
+    .filter((log) => log?.level === 60)
+    .map((log) => log?.msg ?? '');
+}
+
 /** Starts the built server on ephemeral ports and waits until it listens. */
 export async function startServer(
   args: string[] = [],
@@ -135,4 +145,67 @@ export async function startZsub(args: string[]): Promise<Child> {
   await child.waitForLine('stderr', (line) => line.startsWith('zsub: ready'));
 
   return child;
+}
+
+export interface RunningProxy {
+  child: Child;
+  frontend: string;
+  backend: string;
+}
+
+/**
+ * Starts `zsub proxy` on ephemeral ports with `args` and `env` added and
+ * waits for its ready line.
+ */
+export async function startProxy(
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningProxy> {
+  const child = new Child(
+    process.execPath,
+    [
+      ZSUB_BIN,
+      'proxy',
+      '--frontend',
+      'tcp://127.0.0.1:0',
+      '--backend',
+      'tcp://127.0.0.1:0',
+      ...args,
+    ],
+    env,
+  );
+  let line: string;
+  try {
+    line = await child.waitForLine('stderr', (text) =>
+      text.includes('proxy ready'),
+    );
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  const match = /frontend (\S+), backend ([^\s,]+)/.exec(line);
+
+  return { child, frontend: match?.[1] ?? '', backend: match?.[2] ?? '' };
+}
+
+export interface KeyPair {
+  publicKey: string;
+  secretKey: string;
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Makes a key pair with `zsub keygen --out` and reads both keys back. */
+export async function keygen(path: string): Promise<KeyPair> {
+  const { stdout } = await execFileAsync(process.execPath, [
+    ZSUB_BIN,
+    'keygen',
+    '--out',
+    path,
+  ]);
+  const secretKey = (await readFile(path, 'utf8'))
+    .split('\n')
+    .find((line) => line !== '' && !line.startsWith('#'));
+
+  return { publicKey: stdout.trim(), secretKey: secretKey ?? '' };
 }
