@@ -142,10 +142,7 @@ describe('hasSubscriber', () => {
     expect(publisher.hasSubscriber('number.7')).toBe(true);
     expect(publisher.hasSubscriber('other')).toBe(false);
 
-    const { subscriber: second, log: secondLog } = openSubscriber(
-      publisher.endpoint,
-      ['oth'],
-    );
+    const { log: secondLog } = openSubscriber(publisher.endpoint, ['oth']);
     await secondLog.next('live');
     expect(publisher.hasSubscriber('other')).toBe(true);
 
