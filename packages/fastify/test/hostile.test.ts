@@ -1,6 +1,8 @@
 import { connect } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { subscribe } from '@zpub/client';
 import type { RequestEventData, ZpubEvent } from '@zpub/protocol';
+import { collect, type CollectorOf } from 'test-helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   MAX_ENTRIES,
@@ -8,7 +10,8 @@ import {
   MAX_SECTION_LENGTH,
   zpub,
 } from '../src/index.js';
-import { collect, type Collector } from './helpers.js';
+
+type Collector = CollectorOf<typeof subscribe>;
 
 const BODY_LIMIT = 1024;
 let app: FastifyInstance | undefined;
@@ -43,7 +46,7 @@ async function start(): Promise<{ app: FastifyInstance; url: string }> {
   );
   app.get('/', () => 'ok');
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  collector = await collect(app.zpub.endpoint);
+  collector = await collect(subscribe, { endpoint: app.zpub.endpoint });
 
   return { app, url };
 }
