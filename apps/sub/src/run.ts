@@ -168,7 +168,7 @@ const ADDRESS_ERROR_CODES: ReadonlySet<string> = new Set([
 
 interface StartError {
   line: string;
-  /** USAGE_EXIT_CODE when an option's value caused the error. */
+  /** The exit code: USAGE_EXIT_CODE when an option's value caused the error. */
   exitCode: number;
 }
 

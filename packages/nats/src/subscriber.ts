@@ -218,7 +218,7 @@ export class NatsSubscriberTransport implements SubscriberTransport {
 
   /**
    * Connects to the first server that accepts. When the first attempt
-   * reaches none, a warning names the endpoint and the reason, and the
+   * reaches no server, a warning names the endpoint and the reason. The
    * client then retries until a server accepts, as a ZeroMQ subscriber does
    * for a publisher that is not up yet.
    */
