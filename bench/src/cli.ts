@@ -4,9 +4,9 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { flaskSuite } from './flask.js';
 import type { MicroResult } from './micro.js';
+import { HELP, parseCommandLine, type SuiteName } from './options.js';
 import {
   SERVER_CORE,
   installCleanup,
@@ -22,6 +22,7 @@ import {
   replaceResults,
   type BenchResults,
 } from './report.js';
+import { scaleoutSuite } from './scaleout.js';
 import {
   messageCostSuite,
   subscribeApiSuite,
@@ -32,52 +33,8 @@ import {
   slowSubscriberSuite,
   steadySuite,
   throughputSuite,
-  type SuiteOptions,
 } from './suites.js';
 import { describeEnvironment } from './versions.js';
-
-const SUITES = [
-  'throughput',
-  'steady',
-  'slow',
-  'peers',
-  'flask',
-  'subscribers',
-  'cost',
-  'micro',
-] as const;
-type SuiteName = (typeof SUITES)[number];
-
-const HELP = `Usage: pnpm bench [-- options]
-
-Runs every suite and writes BENCHMARKS.md at the repository root.
-
-Options:
-  --quick         only the throughput suite, in short runs (under 60 s);
-                  prints the throughput ratio, the CPU per request and the
-                  delivery check, and writes no file
-  --only LIST     only these suites, comma-separated, and writes no file:
-                  ${SUITES.join(', ')}
-  --json          print the results as one JSON object instead of tables
-  --help          print this help
-`;
-
-const FULL: SuiteOptions = {
-  rounds: 5,
-  durationS: 8,
-  warmupS: 3,
-  connections: 32,
-  steadyRate: 5000,
-  quietWaitMs: 10_000,
-};
-const QUICK: SuiteOptions = {
-  rounds: 3,
-  durationS: 2,
-  warmupS: 1,
-  connections: 32,
-  steadyRate: 5000,
-  quietWaitMs: 1000,
-};
 
 /** Busy wait per event of the slow subscriber, in µs. */
 const SLOW_SUBSCRIBER_US = 5000;
@@ -101,57 +58,16 @@ const BENCHMARKS_FILE = fileURLToPath(
   new URL('../../BENCHMARKS.md', import.meta.url),
 );
 
-function parseCommandLine(): {
-  quick: boolean;
-  json: boolean;
-  only: SuiteName[] | undefined;
-} {
-  // pnpm passes a lone "--" through to the script.
-  const args = process.argv.slice(2).filter((arg) => arg !== '--');
-  const { values } = parseArgs({
-    args,
-    options: {
-      quick: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      only: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    process.exit(0);
-  }
-  let only: SuiteName[] | undefined;
-  if (values.only !== undefined) {
-    only = values.only.split(',').map((name) => {
-      if (!(SUITES as readonly string[]).includes(name)) {
-        throw new Error(
-          `invalid suite ${JSON.stringify(name)} in --only; expected ${SUITES.join(', ')}`,
-        );
-      }
-      return name as SuiteName;
-    });
-  }
-
-  return { quick: values.quick, json: values.json, only };
-}
-
 async function main(): Promise<number> {
   installCleanup();
-  const { quick, json, only } = parseCommandLine();
-  const options = quick ? QUICK : FULL;
-  const selected: readonly SuiteName[] =
-    only ?? (quick ? ['throughput'] : SUITES);
-  const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
-  let mode: BenchResults['mode'] = 'full';
-  let command = 'pnpm bench';
-  if (quick) {
-    mode = 'quick';
-    command += ' -- --quick';
-  } else if (only !== undefined) {
-    mode = 'partial';
-    command += ` -- --only ${only.join(',')}`;
+  const { help, json, selected, options, mode, command } = parseCommandLine(
+    process.argv.slice(2),
+  );
+  if (help) {
+    process.stdout.write(HELP);
+    return 0;
   }
+  const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
   const results: BenchResults = {
     mode,
     command,
@@ -198,6 +114,9 @@ async function main(): Promise<number> {
   );
   results.peers = await run('peers', () =>
     peersSuite({ ...options, rounds: Math.min(options.rounds, 3) }),
+  );
+  results.scaleout = await run('scaleout', () =>
+    scaleoutSuite({ ...options, rounds: Math.min(options.rounds, 3) }),
   );
   results.flask = await run('flask', () => flaskSuite(FLASK_REQUESTS));
   results.subscribers = await run('subscribers', async () => [

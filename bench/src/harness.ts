@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ServerVariant } from './app.js';
+import type { BenchPublishOptions, ServerVariant } from './app.js';
 import type { LoadResult } from './load.js';
 import type { PeerKind } from './peers.js';
 import {
@@ -20,18 +20,51 @@ export interface BenchServer {
   url: string;
   /** The ZeroMQ endpoint, or the broker URL for a peer variant. */
   endpoint: string | undefined;
+  /** `zpubinstance` of the server's events; undefined without publishing. */
+  instance: string | undefined;
+  /** First token of the server's topics; empty for the usual topics. */
+  topicPrefix: string;
+}
+
+/** Publishing options of a bench server; every field is optional. */
+export interface ServerOptions extends BenchPublishOptions {
+  flushDelayMs?: number;
+  /** The zpub variant's endpoint, to bind or connect. @default 'tcp://127.0.0.1:0' */
+  endpoint?: string;
 }
 
 /** Starts a bench server on the server core. */
 export async function startServer(
   variant: ServerVariant,
-  flushDelayMs = 0,
+  options: ServerOptions = {},
 ): Promise<BenchServer> {
+  const topicPrefix = options.topicPrefix ?? '';
+  const args = [
+    '--variant',
+    variant,
+    '--flush-delay-ms',
+    String(options.flushDelayMs ?? 0),
+    '--mode',
+    options.mode ?? 'bind',
+    '--topic-prefix',
+    topicPrefix,
+  ];
+  if (options.endpoint !== undefined) {
+    args.push('--publish', options.endpoint);
+  }
+  if (options.stream !== undefined) {
+    args.push(
+      '--stream',
+      options.stream.name,
+      '--stream-subjects',
+      options.stream.subjects.join(','),
+    );
+  }
   const { worker, info } = await Worker.start(
     `server (${variant})`,
     SERVER_CORE,
     'server',
-    ['--variant', variant, '--flush-delay-ms', String(flushDelayMs)],
+    args,
   );
 
   return {
@@ -39,29 +72,48 @@ export async function startServer(
     worker,
     url: info.url as string,
     endpoint: info.endpoint as string | undefined,
+    instance: info.instance as string | undefined,
+    topicPrefix,
   };
+}
+
+/** Subscription and speed options of a subscriber worker. */
+export interface SubscriberOptions {
+  /** Busy wait per event, in µs. */
+  slowUs?: number;
+  /** ZMQ_RCVHWM, in messages; 0 keeps subscribe()'s default. */
+  receiveHighWaterMark?: number;
+  /** How long the busy wait lasts from the first event on, in ms. */
+  slowForMs?: number;
+  /** Topic filters of the zpub kind; none receives every topic. */
+  topics?: readonly string[];
+  /** Count only the events of this `zpubinstance`. */
+  instance?: string;
 }
 
 /** Starts a subscriber worker on the load core and waits until it is live. */
 export async function startSubscriber(
   kind: 'zpub' | PeerKind,
   endpoint: string | undefined,
-  slowUs = 0,
-  receiveHighWaterMark = 0,
-  slowForMs = 0,
+  options: SubscriberOptions = {},
 ): Promise<Worker> {
   const args = [
     '--kind',
     kind,
     '--slow-us',
-    String(slowUs),
+    String(options.slowUs ?? 0),
     '--receive-hwm',
-    String(receiveHighWaterMark),
+    String(options.receiveHighWaterMark ?? 0),
     '--slow-for-ms',
-    String(slowForMs),
+    String(options.slowForMs ?? 0),
+    '--topics',
+    (options.topics ?? []).join(','),
   ];
   if (endpoint !== undefined) {
     args.push('--endpoint', endpoint);
+  }
+  if (options.instance !== undefined) {
+    args.push('--instance', options.instance);
   }
   const { worker } = await Worker.start(
     `subscriber (${kind})`,
@@ -92,25 +144,39 @@ export interface Window<T> {
   cpuUs: number;
   /** Server CPU time per response, in microseconds. */
   cpuPerRequestUs: number;
+  /** CPU time of each of the other processes measured, in microseconds. */
+  otherCpuUs: number[];
 }
 
 /**
  * Runs `load` and measures the server's responses and CPU time around it,
- * after waiting at most `quietWaitMs` for the machine to be quiet.
+ * and the CPU time of the processes `otherPids`, after waiting at most
+ * `quietWaitMs` for the machine to be quiet.
  */
 export async function measure<T>(
   server: BenchServer,
   load: () => Promise<T>,
   quietWaitMs: number,
+  otherPids: readonly number[] = [],
 ): Promise<Window<T>> {
   await waitForQuietMachine(quietWaitMs);
   const before = await snapshot(server);
+  const othersBefore = otherPids.map(processCpuUs);
   const result = await load();
   const after = await snapshot(server);
+  const othersAfter = otherPids.map(processCpuUs);
   const responses = after.stats.responses - before.stats.responses;
   const cpuUs = after.cpuUs - before.cpuUs;
 
-  return { result, responses, cpuUs, cpuPerRequestUs: cpuUs / responses };
+  return {
+    result,
+    responses,
+    cpuUs,
+    cpuPerRequestUs: cpuUs / responses,
+    otherCpuUs: othersAfter.map(
+      (cpu, index) => cpu - (othersBefore[index] ?? 0),
+    ),
+  };
 }
 
 /** Sends requests at a fixed rate from the load core with load.ts. */

@@ -54,6 +54,23 @@ export function killAllChildren(): void {
 
 let cleanupInstalled = false;
 
+/** Maximum wait for the exit tasks after a signal, in ms. */
+const EXIT_TASKS_TIMEOUT_MS = 3000;
+
+const exitTasks = new Set<() => Promise<void>>();
+
+/**
+ * Registers `task` to run when a signal stops the harness, after the
+ * children are killed, such as deleting a stream a suite created on a
+ * broker. A suite that ends on its own cleans up itself and calls the
+ * returned function to unregister the task.
+ */
+export function addExitTask(task: () => Promise<void>): () => void {
+  exitTasks.add(task);
+
+  return () => exitTasks.delete(task);
+}
+
 /** Makes sure no child outlives the harness, whatever ends it. */
 export function installCleanup(): void {
   if (cleanupInstalled) {
@@ -61,11 +78,27 @@ export function installCleanup(): void {
   }
   cleanupInstalled = true;
   process.on('exit', killAllChildren);
+  let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
       killAllChildren();
+      if (stopping) {
+        process.exit(130);
+      }
+      stopping = true;
       process.stderr.write(`bench: stopped by ${signal}\n`);
-      process.exit(130);
+      const tasks = [...exitTasks].map((task) =>
+        task().catch((error: unknown) => {
+          process.stderr.write(
+            `bench: cleanup after ${signal} failed: ${(error as Error).message}\n`,
+          );
+        }),
+      );
+      const timer = setTimeout(() => process.exit(130), EXIT_TASKS_TIMEOUT_MS);
+      void Promise.all(tasks).then(() => {
+        clearTimeout(timer);
+        process.exit(130);
+      });
     });
   }
 }

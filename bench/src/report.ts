@@ -1,5 +1,6 @@
 import type { FlaskResult } from './flask.js';
 import type { MicroResult } from './micro.js';
+import type { ScaleoutDelivery, ScaleoutResult } from './scaleout.js';
 import type { MessageCost, SubscriberRun } from './subscribers.js';
 import type {
   DeliveryCheck,
@@ -22,6 +23,7 @@ export interface BenchResults {
   steady?: SteadyResult;
   slowSubscriber?: SlowSubscriberResult;
   peers?: PeersResult;
+  scaleout?: ScaleoutResult;
   flask?: FlaskResult;
   subscribers?: SubscriberRun[];
   messageCost?: MessageCost;
@@ -170,6 +172,134 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   }
 
   return checks;
+}
+
+/** Row labels of the scale-out variants. */
+const SCALEOUT_LABELS: Record<string, string> = {
+  zeromq: 'ZeroMQ, direct',
+  nats: 'core NATS',
+  jetstream: 'NATS with JetStream',
+  proxy: 'ZeroMQ through zsub proxy',
+};
+
+function scaleoutDeliveryNote(
+  name: string,
+  phase: string,
+  check: ScaleoutDelivery,
+): string {
+  const label = `Delivery of ${SCALEOUT_LABELS[name] ?? name} at ${phase}`;
+  const note = deliveryNote(label, check);
+  if (check.acks === undefined) {
+    return note;
+  }
+
+  return `${note}. JetStream acknowledged ${check.acks.acknowledged} of ${check.published} published events, with ${check.acks.failures} failures and ${check.acks.timeouts} timeouts.`;
+}
+
+/** Share of the paced rate below which a steady run counts as fallen behind. */
+const RATE_REACHED_SHARE = 0.95;
+
+/**
+ * Formats the CPU per request of a steady run, with the rate reached when
+ * the server fell behind the paced rate, since the CPU figure is then for
+ * that lower rate.
+ */
+export function steadyCpuCell(
+  cpuPerRequestUs: number,
+  reachedRate: number,
+  pacedRate: number,
+): string {
+  const cpu = fixed(cpuPerRequestUs, 2);
+  if (!(reachedRate < pacedRate * RATE_REACHED_SHARE)) {
+    return cpu;
+  }
+
+  return `${cpu} (reached ${whole(reachedRate)} req/s)`;
+}
+
+function scaleoutSection(
+  scaleout: ScaleoutResult,
+  options: SuiteOptions,
+): Section {
+  const rate = options.steadyRate;
+  const proxyCpu = scaleout.proxyCpuPerEventUs;
+  const verdictOf = (check: ScaleoutDelivery | undefined) => {
+    if (check === undefined) {
+      return 'n/a';
+    }
+    return check.exact ? 'exact' : 'NOT exact';
+  };
+  const rows = Object.entries(scaleout.saturation.medians).map(
+    ([name, medians]) => {
+      const delivery = scaleout.delivery[name];
+      return [
+        SCALEOUT_LABELS[name] ?? name,
+        whole(medians.requestsPerSecond),
+        name === 'zeromq'
+          ? '1'
+          : fixed(scaleout.saturation.ratio[name] ?? Number.NaN, 3),
+        fixed(medians.cpuPerRequestUs, 2),
+        steadyCpuCell(
+          scaleout.steady.cpuPerRequestUs[name] ?? Number.NaN,
+          scaleout.steady.rate[name] ?? Number.NaN,
+          rate,
+        ),
+        name === 'proxy' && proxyCpu !== undefined
+          ? `${fixed(proxyCpu.saturation, 2)} / ${fixed(proxyCpu.steady, 2)}`
+          : '',
+        `${verdictOf(delivery?.saturation)} / ${verdictOf(delivery?.steady)}`,
+      ];
+    },
+  );
+  const notes = [
+    `The ratio is the median of the per-round ratios to direct ZeroMQ in the same round. A steady figure with "reached" is for a server that fell behind the ${rate} req/s timetable and served that rate instead. The proxy column is the CPU time of the \`zsub proxy\` process, pinned to the load core, per event (two per response); the server CPU of the proxy variant does not include it.`,
+  ];
+  for (const [name, checks] of Object.entries(scaleout.delivery)) {
+    notes.push(
+      scaleoutDeliveryNote(name, 'saturation', checks.saturation),
+      scaleoutDeliveryNote(name, `${rate} req/s`, checks.steady),
+    );
+  }
+  if (scaleout.stream !== undefined) {
+    const { name, subjects, stored } = scaleout.stream;
+    notes.push(
+      `The JetStream variant stored its events in stream ${name} (subjects ${subjects.join(', ')}, file storage), which held ${stored} events before the harness deleted it.`,
+    );
+  }
+  if (scaleout.proxyForwarded !== undefined) {
+    const { messages, events } = scaleout.proxyForwarded;
+    notes.push(
+      `The proxy forwarded ${messages} messages for the ${events} events its publisher sent, warm-up included: ${fixed(events / messages, 2)} events per message.`,
+    );
+  }
+  const foreign = Object.entries(scaleout.foreignEvents).filter(
+    ([, count]) => count > 0,
+  );
+  if (foreign.length > 0) {
+    notes.push(
+      `Events of other publishers on the same topics, left out of the counts: ${foreign
+        .map(([name, count]) => `${SCALEOUT_LABELS[name] ?? name} ${count}`)
+        .join(', ')}.`,
+    );
+  }
+  for (const [name, reason] of Object.entries(scaleout.skipped)) {
+    notes.push(`${SCALEOUT_LABELS[name] ?? name} skipped: ${reason}`);
+  }
+
+  return {
+    title: `Scale-out: zpub over its own transports, one live subscriber each; saturation (wrk, GET /print/7) and ${rate} req/s (GET /stamp/N), ${scaleout.rounds} ${scaleout.rounds === 1 ? 'round' : 'rounds'} of ${options.durationS} s, medians`,
+    headers: [
+      'transport',
+      'req/s at saturation',
+      'ratio to direct',
+      'server CPU µs/request at saturation',
+      `server CPU µs/request at ${rate} req/s`,
+      'proxy CPU µs/event, saturation / steady',
+      'delivery, saturation / steady',
+    ],
+    rows,
+    notes,
+  };
 }
 
 function sections(results: BenchResults): Section[] {
@@ -336,6 +466,9 @@ function sections(results: BenchResults): Section[] {
         ([name, reason]) => `${name} skipped: ${reason}`,
       ),
     });
+  }
+  if (results.scaleout !== undefined) {
+    list.push(scaleoutSection(results.scaleout, options));
   }
   if (flask !== undefined) {
     list.push({

@@ -12,6 +12,11 @@ export interface ServerStats {
     dropped: number;
     sendErrors: number;
     queueDepth: number;
+    /** The acknowledgement counters, present with a JetStream stream. */
+    acknowledged?: number;
+    ackFailures?: number;
+    ackTimeouts?: number;
+    awaitingAck?: number;
   };
 }
 
@@ -22,6 +27,13 @@ const { values } = parseArgs({
     variant: { type: 'string', default: 'none' },
     publish: { type: 'string', default: 'tcp://127.0.0.1:0' },
     'flush-delay-ms': { type: 'string', default: '0' },
+    // The zpub variant's publish mode, `bind` or `connect`.
+    mode: { type: 'string', default: 'bind' },
+    // An existing JetStream stream to store events in, and its subjects,
+    // separated by commas.
+    stream: { type: 'string' },
+    'stream-subjects': { type: 'string', default: '' },
+    'topic-prefix': { type: 'string', default: '' },
   },
 });
 const variant = values.variant as ServerVariant;
@@ -31,10 +43,23 @@ if (!SERVER_VARIANTS.includes(variant)) {
   );
 }
 
+const mode = values.mode;
+if (mode !== 'bind' && mode !== 'connect') {
+  throw new Error(`invalid --mode ${mode}; expected bind or connect`);
+}
+const stream =
+  values.stream === undefined
+    ? undefined
+    : {
+        name: values.stream,
+        subjects: values['stream-subjects'].split(',').filter(Boolean),
+      };
+
 const bench = await buildBenchApp(
   variant,
   values.publish,
   Number(values['flush-delay-ms']),
+  { mode, stream, topicPrefix: values['topic-prefix'] },
 );
 const app = bench.app;
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -44,6 +69,7 @@ serveCommands(
   {
     url,
     endpoint: hasPublisher ? app.zpub.endpoint : undefined,
+    instance: hasPublisher ? app.zpub.instance : undefined,
   },
   {
     stats: (): ServerStats => ({

@@ -26,6 +26,11 @@ export interface TopicCount {
 
 export interface SubscriberStats {
   received: number;
+  /**
+   * Events of other publisher instances, left out of every other count;
+   * stays 0 without --instance.
+   */
+  foreign: number;
   missed: number;
   invalid: number;
   topics: Record<string, TopicCount>;
@@ -51,6 +56,12 @@ const { values } = parseArgs({
     'slow-for-ms': { type: 'string', default: '0' },
     // ZMQ_RCVHWM, in messages; 0 keeps subscribe()'s default.
     'receive-hwm': { type: 'string', default: '0' },
+    // Topic filters of the zpub kind, separated by commas; none receives
+    // every topic.
+    topics: { type: 'string', default: '' },
+    // Count only the events of this zpubinstance, so that other publishers
+    // on a shared broker do not change the counts.
+    instance: { type: 'string' },
   },
 });
 const kind = values.kind as 'zpub' | PeerKind;
@@ -59,7 +70,9 @@ const slowForMs = Number(values['slow-for-ms']);
 let slowUntil = Number.NaN;
 const topics = new Map<string, TopicCount>();
 const latencies = new SampleBuffer(2_000_000);
+const instance = values.instance;
 let received = 0;
+let foreign = 0;
 let missed = 0;
 let invalid = 0;
 let firstAtMs = Number.NaN;
@@ -116,8 +129,12 @@ if (kind === 'zpub') {
     endpoint: values.endpoint,
     receiveHighWaterMark:
       receiveHighWaterMark > 0 ? receiveHighWaterMark : undefined,
+    topics: values.topics.split(',').filter(Boolean),
     onNotice: (notice) => {
-      if (notice.kind === 'gap') {
+      if (
+        notice.kind === 'gap' &&
+        (instance === undefined || notice.instance === instance)
+      ) {
         addMissed(notice.topic, notice.missed);
       } else if (notice.kind === 'invalid') {
         invalid++;
@@ -127,7 +144,11 @@ if (kind === 'zpub') {
   await subscription.ready;
   void (async () => {
     for await (const event of subscription) {
-      count(event.topic ?? '', event);
+      if (instance !== undefined && event.zpubinstance !== instance) {
+        foreign++;
+      } else {
+        count(event.topic ?? '', event);
+      }
     }
   })();
   close = () => subscription.close();
@@ -163,6 +184,7 @@ serveCommands(
       const usage = process.cpuUsage();
       return {
         received,
+        foreign,
         missed,
         invalid,
         topics: Object.fromEntries(topics),

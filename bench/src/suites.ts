@@ -1,5 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ServerVariant } from './app.js';
+import {
+  PRINT_TOPIC,
+  STAMP_TOPIC,
+  numberTopic,
+  type ServerVariant,
+} from './app.js';
 import {
   measure,
   receivedOn,
@@ -9,6 +14,7 @@ import {
   startSubscriber,
   waitForEvents,
   type BenchServer,
+  type Window,
 } from './harness.js';
 import { PEER_KINDS, type PeerKind } from './peers.js';
 import type { Worker } from './processes.js';
@@ -18,10 +24,7 @@ import type { LatencySummary } from './stats.js';
 import type { SubscriberStats } from './subscriber.js';
 import { runWrk } from './wrk.js';
 
-/** Topic of the request events of `GET /print/:number`. */
-export const PRINT_TOPIC = 'http.GET.print.:number';
-/** Topic of the request events of `GET /stamp/:number`. */
-export const STAMP_TOPIC = 'http.GET.stamp.:number';
+export { PRINT_TOPIC, STAMP_TOPIC };
 
 export interface SuiteOptions {
   rounds: number;
@@ -37,12 +40,17 @@ export interface SuiteOptions {
   quietWaitMs: number;
 }
 
+/** Events each request of the bench app publishes: its request event and `number`. */
+export const EVENTS_PER_REQUEST = 2;
+
 /** One measured run of one variant. */
 export interface RunRecord {
   variant: string;
   round: number;
   requestsPerSecond: number;
   cpuPerRequestUs: number;
+  /** CPU time of the variant's proxy process per event, in µs. */
+  proxyCpuPerEventUs?: number;
   responses: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
@@ -63,18 +71,23 @@ export interface DeliveryCheck {
   exact: boolean;
 }
 
-interface Variant {
+export interface Variant {
   name: string;
   server: BenchServer;
   subscriber?: Worker;
+  /** A process between the server and the subscriber, such as a zsub proxy. */
+  proxyPid?: number;
 }
 
-interface Medians {
+export interface Medians {
   requestsPerSecond: number;
   cpuPerRequestUs: number;
 }
 
-function mediansOf(runs: readonly RunRecord[], variant: string): Medians {
+export function mediansOf(
+  runs: readonly RunRecord[],
+  variant: string,
+): Medians {
   const own = runs.filter((run) => run.variant === variant);
 
   return {
@@ -84,7 +97,7 @@ function mediansOf(runs: readonly RunRecord[], variant: string): Medians {
 }
 
 /** Median over rounds of `variant`'s throughput divided by `baseline`'s. */
-function pairedRatio(
+export function pairedRatio(
   runs: readonly RunRecord[],
   variant: string,
   baseline: string,
@@ -136,7 +149,7 @@ function pairs<T extends Paired>(
   return result;
 }
 
-async function stopAll(variants: readonly Variant[]): Promise<void> {
+export async function stopAll(variants: readonly Variant[]): Promise<void> {
   await Promise.all(
     variants.flatMap((variant) => [
       variant.subscriber?.stop() ?? Promise.resolve(),
@@ -145,8 +158,27 @@ async function stopAll(variants: readonly Variant[]): Promise<void> {
   );
 }
 
+function proxyPids(variant: Variant): number[] {
+  return variant.proxyPid === undefined ? [] : [variant.proxyPid];
+}
+
+/** Computes the proxy's CPU per event of a window measured with {@link proxyPids}. */
+function proxyCpu(
+  variant: Variant,
+  window: Window<unknown>,
+): { proxyCpuPerEventUs?: number } {
+  const cpuUs = window.otherCpuUs[0];
+  if (variant.proxyPid === undefined || cpuUs === undefined) {
+    return {};
+  }
+
+  return {
+    proxyCpuPerEventUs: cpuUs / (window.responses * EVENTS_PER_REQUEST),
+  };
+}
+
 /** Runs wrk against every variant, in turn, for `rounds` rounds after a warm-up. */
-async function saturate(
+export async function saturate(
   variants: readonly Variant[],
   options: SuiteOptions,
   path: string,
@@ -170,12 +202,14 @@ async function saturate(
             options.connections,
           ),
         options.quietWaitMs,
+        proxyPids(variant),
       );
       runs.push({
         variant: variant.name,
         round,
         requestsPerSecond: window.result.requestsPerSecond,
         cpuPerRequestUs: window.cpuPerRequestUs,
+        ...proxyCpu(variant, window),
         responses: window.responses,
         latencyP50Ms: window.result.latencyMs.p50,
         latencyP99Ms: window.result.latencyMs.p99,
@@ -187,8 +221,12 @@ async function saturate(
   return runs;
 }
 
-/** Compares what a subscriber received with what the server served. */
-async function checkDelivery(
+/**
+ * Compares what a subscriber received, since it started, with what the
+ * server served, once the subscriber has caught up. `requestTopics` are
+ * the topics of the request events, with the server's prefix.
+ */
+export async function checkDelivery(
   variant: Variant,
   requestTopics: readonly string[],
 ): Promise<DeliveryCheck> {
@@ -197,12 +235,18 @@ async function checkDelivery(
     throw new Error(`${variant.name} has no subscriber to check`);
   }
   const { stats: server } = await snapshot(variant.server);
-  const stats = await waitForEvents(subscriber, server.responses * 2);
+  const stats = await waitForEvents(
+    subscriber,
+    server.responses * EVENTS_PER_REQUEST,
+  );
   const requestEvents = requestTopics.reduce(
     (sum, topic) => sum + receivedOn(stats, topic),
     0,
   );
-  const numberEvents = receivedOn(stats, 'number');
+  const numberEvents = receivedOn(
+    stats,
+    numberTopic(variant.server.topicPrefix),
+  );
   const dropped =
     (server.publisher?.dropped ?? 0) + (server.publisher?.sendErrors ?? 0);
 
@@ -285,10 +329,12 @@ export interface SteadyRecord {
   errors: number;
   /** HTTP latency from the scheduled send time, in ms. */
   httpLatencyMs: LatencySummary;
+  /** CPU time of the variant's proxy process per event, in µs. */
+  proxyCpuPerEventUs?: number;
 }
 
 /** Sends the steady rate to every variant, in turn, for `rounds` rounds. */
-async function pace(
+export async function pace(
   variants: readonly Variant[],
   options: SuiteOptions,
 ): Promise<SteadyRecord[]> {
@@ -304,12 +350,14 @@ async function pace(
             options.durationS * 1000,
           ),
         options.quietWaitMs,
+        proxyPids(variant),
       );
       runs.push({
         variant: variant.name,
         round,
         rate: window.result.rate,
         cpuPerRequestUs: window.cpuPerRequestUs,
+        ...proxyCpu(variant, window),
         responses: window.responses,
         errors: window.result.errors,
         httpLatencyMs: window.result.latencyMs,
@@ -381,7 +429,7 @@ export async function steadySuite(
       },
     );
     if (flushDelayMs > 0) {
-      const delayed = await startServer('zpub', flushDelayMs);
+      const delayed = await startServer('zpub', { flushDelayMs });
       variants.push({
         name: DELAYED,
         server: delayed,
@@ -478,13 +526,11 @@ export async function slowSubscriberSuite(
   // A small receive queue leaves the backlog at the publisher, whose send
   // queue (ZMQ_SNDHWM, 10,000 messages) is the bound under test.
   const durationS = options.durationS * 2;
-  const subscriber = await startSubscriber(
-    'zpub',
-    server.endpoint,
+  const subscriber = await startSubscriber('zpub', server.endpoint, {
     slowUs,
-    SLOW_RECEIVE_HWM,
-    durationS * 1000,
-  );
+    receiveHighWaterMark: SLOW_RECEIVE_HWM,
+    slowForMs: durationS * 1000,
+  });
   const variants: Variant[] = [{ name: 'zpub+slow', server, subscriber }];
   try {
     const pid = server.worker.pid;

@@ -81,6 +81,7 @@ export function describeEnvironment(): Environment {
     clients: {
       redis: packageVersion('redis'),
       '@nats-io/transport-node': packageVersion('@nats-io/transport-node'),
+      '@nats-io/jetstream': packageVersion('@nats-io/jetstream'),
       mqtt: packageVersion('mqtt'),
     },
     brokers: {

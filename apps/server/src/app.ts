@@ -3,7 +3,11 @@ import Fastify, {
   type FastifyInstance,
   type FastifyServerOptions,
 } from 'fastify';
-import { zpub, type ZpubPluginOptions } from '@zpub/fastify';
+import {
+  zpub,
+  zpubFrameworkErrors,
+  type ZpubPluginOptions,
+} from '@zpub/fastify';
 
 export interface AppOptions {
   /** Options of the zpub plugin, such as the endpoint to publish on. */
@@ -15,7 +19,8 @@ export interface AppOptions {
 /**
  * Builds the service: `GET /` and `GET /print/:number`, which publishes
  * `{ number }` on topic `number`. Every request also goes out as a request
- * event. The publisher binds while the app gets ready.
+ * event, and one that the HTTP parser rejects as a rejected request event.
+ * The publisher binds while the app gets ready.
  */
 export function buildApp(options: AppOptions = {}): FastifyInstance {
   const app = Fastify({
@@ -23,6 +28,10 @@ export function buildApp(options: AppOptions = {}): FastifyInstance {
     // Every request is already published as an event; log it at debug only.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
+    // Publishes request events for the URLs that Fastify's router rejects
+    // before any hook runs: invalid percent-encoding and params over
+    // maxParamLength.
+    frameworkErrors: zpubFrameworkErrors,
   });
   // Not awaited: a failed bind rejects app.ready(), where callers handle it.
   void app.register(zpub, options.zpub ?? {});

@@ -1,6 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { subscribe } from '@zpub/client';
-import type { RequestEventData } from '@zpub/protocol';
+import {
+  REJECTED_REQUEST_TOPIC,
+  type RejectedRequestData,
+  type RequestEventData,
+} from '@zpub/protocol';
 import { collect, type CollectorOf } from 'test-helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
@@ -27,6 +31,17 @@ async function start(topics: string[]): Promise<{
   });
 
   return { app, collector };
+}
+
+/** Starts the app on a real HTTP port, where Node.js parses requests. */
+async function listen(topics: string[]): Promise<{
+  url: string;
+  collector: Collector;
+}> {
+  const started = await start(topics);
+  const url = await started.app.listen({ host: '127.0.0.1', port: 0 });
+
+  return { url, collector: started.collector };
 }
 
 describe('server routes', () => {
@@ -78,5 +93,40 @@ describe('server routes', () => {
     expect(numbers.map((event) => event.data)).toEqual([{ number: 1 }]);
     expect(requests.map((data) => data.status)).toEqual([400, 200]);
     expect(requests[0]?.path).toBe('/print/abc');
+  });
+});
+
+describe('server over HTTP', () => {
+  it('publishes URLs the router rejects', async () => {
+    const { url, collector } = await listen(['http']);
+    const longPath = `/print/${'7'.repeat(200)}`;
+
+    const badEncoding = await fetch(`${url}/print/%zz`);
+    const longParam = await fetch(`${url}${longPath}`);
+    const events = await collector.take(2);
+    const requests = events.map((event) => event.data as RequestEventData);
+
+    expect(badEncoding.status).toBe(400);
+    expect(await badEncoding.json()).toMatchObject({ code: 'FST_ERR_BAD_URL' });
+    expect(longParam.status).toBe(414);
+    expect(events.map((event) => event.topic)).toEqual([
+      'http.GET._unmatched',
+      'http.GET._unmatched',
+    ]);
+    expect(requests.map((data) => data.status)).toEqual([400, 414]);
+    expect(requests.map((data) => data.path)).toEqual(['/print/%zz', longPath]);
+  });
+
+  it('publishes a 64 KB URL as rejected', async () => {
+    const { url, collector } = await listen(['http']);
+
+    const response = await fetch(`${url}/print/1?q=${'a'.repeat(64 * 1024)}`);
+    const [event] = await collector.take(1);
+    const data = event?.data as RejectedRequestData;
+
+    expect(response.status).toBe(431);
+    expect(event?.topic).toBe(REJECTED_REQUEST_TOPIC);
+    expect(data.status).toBe(431);
+    expect(data.reason).toBe('HPE_HEADER_OVERFLOW');
   });
 });

@@ -407,7 +407,7 @@ export class Publisher {
     try {
       sent = this.#transport.send({
         topic,
-        payload: Buffer.from(payload.text),
+        payload: payload.text,
       });
     } catch (error) {
       this.#settle(payload.count, routed, undefined, error as Error);
@@ -429,7 +429,7 @@ export class Publisher {
           try {
             const pending = await this.#transport.send({
               topic,
-              payload: Buffer.from(payload.text),
+              payload: payload.text,
             });
             this.#settle(payload.count, routed, pending);
           } catch (error) {

@@ -43,7 +43,9 @@ class RecordingTransport implements PublisherTransport {
 
   events(): { topic: string; events: ZpubEvent[] }[] {
     return this.messages.map(({ topic, payload }) => {
-      const decoded = decodeMessage([Buffer.from(topic), payload]);
+      const bytes =
+        typeof payload === 'string' ? Buffer.from(payload) : payload;
+      const decoded = decodeMessage([Buffer.from(topic), bytes]);
       return { topic: decoded.topic, events: decoded.events };
     });
   }

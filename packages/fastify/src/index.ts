@@ -5,6 +5,7 @@ export {
   type ZpubDecorator,
   type ZpubPluginOptions,
 } from './plugin.js';
+export { zpubFrameworkErrors } from './framework-errors.js';
 export {
   MAX_ENTRIES,
   MAX_FIELD_LENGTH,

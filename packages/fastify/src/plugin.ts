@@ -13,13 +13,21 @@ import {
   type PublisherStats,
   type PublishOptions,
 } from '@zpub/client';
-import { REQUEST_EVENT_TYPE, assertTopic, requestTopic } from '@zpub/protocol';
+import {
+  REJECTED_REQUEST_EVENT_TYPE,
+  REJECTED_REQUEST_TOPIC,
+  REQUEST_EVENT_TYPE,
+  assertTopic,
+  requestTopic,
+  type RejectedRequestData,
+} from '@zpub/protocol';
 import {
   buildRequestData,
   serializeRequestData,
   type HeaderSelection,
 } from './request-event.js';
 import { createRateLimitedLog } from './rate-limited-log.js';
+import { watchClientErrors } from './client-errors.js';
 
 export interface ZpubPluginOptions extends Omit<
   PublisherOptions,
@@ -59,6 +67,13 @@ export interface ZpubDecorator {
    * with a JetStream stream the acknowledgement counters.
    */
   readonly stats: PublisherStats;
+  /**
+   * Publishes the request event of a request that Fastify responded to
+   * without running its hooks, as in a `frameworkErrors` handler. Call it
+   * once the reply is sent. Requests that reach onResponse publish theirs
+   * already.
+   */
+  publishRequestEvent(request: FastifyRequest, reply: FastifyReply): void;
   /** The endpoint as bound, with the real port. */
   readonly endpoint: string;
   /** `zpubinstance` of this process's events. */
@@ -145,6 +160,11 @@ const zpubPlugin: FastifyPluginAsync<ZpubPluginOptions> = async (
 
   fastify.decorate('zpub', {
     publish,
+    publishRequestEvent: (request, reply) => {
+      if (options.requestEvents !== false) {
+        publishRequestEvent(request, reply);
+      }
+    },
     get stats() {
       return publisher.stats;
     },
@@ -173,11 +193,20 @@ const zpubPlugin: FastifyPluginAsync<ZpubPluginOptions> = async (
   });
 
   if (options.requestEvents !== false) {
-    // NOTE: Fastify's router replies to a URL with invalid percent-encoding or
-    // a parameter over maxParamLength without running hooks, so those
-    // requests publish no request event.
+    // NOTE: Fastify's router responds to a URL with invalid percent-encoding
+    // or a parameter over maxParamLength without running hooks. Those requests
+    // publish their event only through zpubFrameworkErrors, which the app
+    // must pass to Fastify, because a plugin cannot set it.
     fastify.addHook('onResponse', (request, reply, done) => {
       publishRequestEvent(request, reply);
+      done();
+    });
+    const unwatchClientErrors = watchClientErrors(
+      fastify.server,
+      publishRejectedRequest,
+    );
+    fastify.addHook('onClose', (_instance, done) => {
+      unwatchClientErrors();
       done();
     });
   }
@@ -228,6 +257,22 @@ const zpubPlugin: FastifyPluginAsync<ZpubPluginOptions> = async (
   }
 
   const requestEventOptions = { type: REQUEST_EVENT_TYPE };
+  const rejectedRequestOptions = { type: REJECTED_REQUEST_EVENT_TYPE };
+
+  function publishRejectedRequest(data: RejectedRequestData): void {
+    try {
+      publisher.publishJson(
+        REJECTED_REQUEST_TOPIC,
+        JSON.stringify(data),
+        rejectedRequestOptions,
+      );
+    } catch (error) {
+      fastify.log.error(
+        { err: error, topic: REJECTED_REQUEST_TOPIC },
+        'zpub could not publish an event',
+      );
+    }
+  }
 
   function publishJson(topic: string, json: string): void {
     try {

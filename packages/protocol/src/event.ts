@@ -4,6 +4,12 @@ export const SPEC_VERSION = '1.0';
 /** CloudEvents `type` of the event published for each HTTP request. */
 export const REQUEST_EVENT_TYPE = 'dev.zpub.http.request';
 
+/**
+ * CloudEvents `type` of the event published for a request that Node.js's
+ * HTTP parser rejected before Fastify saw it.
+ */
+export const REJECTED_REQUEST_EVENT_TYPE = 'dev.zpub.http.rejected';
+
 /** CloudEvents `type` of a message an application publishes itself. */
 export const MESSAGE_EVENT_TYPE = 'dev.zpub.message';
 
@@ -70,6 +76,23 @@ export interface RequestEventData {
   responseSize?: number;
   /** `http.request.header.<key>`; only when the publisher opts in */
   headers?: Record<string, string | string[]>;
+}
+
+/**
+ * `data` of a rejected request event: what could be read of a request that
+ * the HTTP parser rejected. PROTOCOL.md describes each field.
+ */
+export interface RejectedRequestData {
+  /** `http.request.method`, when the request line could be read */
+  method?: string;
+  /** The request target, path and query, when the request line could be read */
+  url?: string;
+  /** Status of the response the server wrote, absent when it wrote none */
+  status?: number;
+  /** The Node.js error code, such as `HPE_HEADER_OVERFLOW` */
+  reason: string;
+  /** `client.address`: the address of the TCP peer */
+  clientAddress?: string;
 }
 
 /** Fields a publisher fills in for {@link createEvent}. */

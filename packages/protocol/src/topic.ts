@@ -24,6 +24,14 @@ export const ROOT_ROUTE_TOKEN = '_root';
 /** Route token of a request that matched no route (a 404 from Fastify). */
 export const UNMATCHED_ROUTE_TOKEN = '_unmatched';
 
+/**
+ * Topic of the events for requests that Node.js's HTTP parser rejected
+ * before Fastify routed them, such as a request line and headers over
+ * `maxHeaderSize`. The method token of a request topic never begins with
+ * `_`, which is escaped as `%5F`, so no request topic is under this one.
+ */
+export const REJECTED_REQUEST_TOPIC = `${REQUEST_TOPIC_PREFIX}._rejected`;
+
 /** The maximum length of a topic, in UTF-8 bytes. */
 export const MAX_TOPIC_BYTES = 1024;
 

@@ -5,10 +5,16 @@
  * that implements these two interfaces and nothing else.
  */
 
-/** One message: the topic and the encoded payload. */
+/**
+ * One message: the topic and the encoded payload. zpub's publisher passes
+ * the payload as the event's JSON text, which a transport sends as UTF-8.
+ * A string rather than bytes, because zeromq.js and nats.js convert it in
+ * one step, while a Buffer above 128 bytes makes zeromq.js release it
+ * later on the main thread, which wakes the event loop once per message.
+ */
 export interface TransportMessage {
   topic: string;
-  payload: Uint8Array;
+  payload: string | Uint8Array;
 }
 
 /**

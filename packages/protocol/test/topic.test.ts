@@ -4,6 +4,7 @@ import {
   HELLO_PREFIX,
   InvalidTopicError,
   MAX_TOPIC_BYTES,
+  REJECTED_REQUEST_TOPIC,
   assertCustomTopic,
   assertTopic,
   assertTopicFilter,
@@ -248,5 +249,27 @@ describe('control topics', () => {
       ...[...'AZaz09_:%-'].map((character) => character.charCodeAt(0)),
     );
     expect(CONTROL_PREFIX.charCodeAt(0)).toBeGreaterThan(highest);
+  });
+});
+
+describe('REJECTED_REQUEST_TOPIC', () => {
+  it('is a valid topic under http', () => {
+    expect(isValidTopic(REJECTED_REQUEST_TOPIC)).toBe(true);
+    expect(matchesFilter(REJECTED_REQUEST_TOPIC, 'http')).toBe(true);
+  });
+
+  it('is no request topic', () => {
+    expect(requestTopic('_rejected', undefined)).toBe(
+      'http.%5FREJECTED._unmatched',
+    );
+    expect(
+      matchesFilter(requestTopic('_rejected', '/'), REJECTED_REQUEST_TOPIC),
+    ).toBe(false);
+  });
+
+  it('is reserved for zpub', () => {
+    expect(() => assertCustomTopic(REJECTED_REQUEST_TOPIC)).toThrow(
+      InvalidTopicError,
+    );
   });
 });

@@ -60,6 +60,13 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
+ * Topics whose routing the publisher remembers between filter changes. Past
+ * it the cache starts over, so a publisher of many distinct topics keeps a
+ * bounded cache.
+ */
+const ROUTED_CACHE_LIMIT = 1024;
+
+/**
  * Publishes over a ZeroMQ XPUB socket. XPUB rather than PUB, because it lets
  * the publisher read subscriptions and answer each subscriber's hello once
  * that subscriber's filters are in place (see PROTOCOL.md).
@@ -71,6 +78,8 @@ export class ZmqPublisherTransport implements PublisherTransport {
   readonly #mode: 'bind' | 'connect';
   /** Subscriptions as XPUB passes them up, counted per filter. */
   readonly #filters = new Map<string, number>();
+  /** Answers of hasSubscriber since the filters last changed, per topic. */
+  readonly #routed = new Map<string, boolean>();
   #zapHandler: ZapHandler | undefined;
   #endpoint = '';
   #closed = false;
@@ -180,6 +189,21 @@ export class ZmqPublisherTransport implements PublisherTransport {
     if (this.#filters.size === 0) {
       return false;
     }
+    // The publisher asks once per message, mostly about the same few
+    // topics, while filters change only when subscribers come and go.
+    let routed = this.#routed.get(topic);
+    if (routed === undefined) {
+      routed = this.#matchesFilter(topic);
+      if (this.#routed.size >= ROUTED_CACHE_LIMIT) {
+        this.#routed.clear();
+      }
+      this.#routed.set(topic, routed);
+    }
+
+    return routed;
+  }
+
+  #matchesFilter(topic: string): boolean {
     for (let length = 0; length <= topic.length; length++) {
       if (this.#filters.has(topic.slice(0, length))) {
         return true;
@@ -243,6 +267,7 @@ export class ZmqPublisherTransport implements PublisherTransport {
    * of a subscriber that disconnects, so the counts follow the live filters.
    */
   #countSubscription(filter: string, subscribe: boolean): void {
+    this.#routed.clear();
     const count = (this.#filters.get(filter) ?? 0) + (subscribe ? 1 : -1);
     if (count > 0) {
       this.#filters.set(filter, count);

@@ -45,14 +45,17 @@ function portOf(endpoint: string): string {
   return endpoint.slice(endpoint.lastIndexOf(':') + 1);
 }
 
-function openSubscriber(endpoint: string): {
+function openSubscriber(
+  endpoint: string,
+  filters = ['number'],
+): {
   subscriber: ZmqSubscriberTransport;
   log: StatusLog;
 } {
   const log = new StatusLog();
   const subscriber = ZmqSubscriberTransport.open({
     endpoints: [endpoint],
-    filters: ['number'],
+    filters,
     onStatus: log.listener,
   });
   onTestFinished(() => subscriber.close());
@@ -138,6 +141,10 @@ describe('hasSubscriber', () => {
     expect(publisher.hasSubscriber('number')).toBe(true);
     expect(publisher.hasSubscriber('number.7')).toBe(true);
     expect(publisher.hasSubscriber('other')).toBe(false);
+
+    const { log: secondLog } = openSubscriber(publisher.endpoint, ['oth']);
+    await secondLog.next('live');
+    expect(publisher.hasSubscriber('other')).toBe(true);
 
     await subscriber.close();
     // XPUB passes up the unsubscriptions of a closed subscriber once libzmq

@@ -12,4 +12,7 @@ export type ServerMessage =
       kind: 'stats';
       rssBytes: number;
       heapUsedBytes: number;
+      /** `process.memoryUsage().external`, which includes `arrayBuffersBytes` */
+      externalBytes: number;
+      arrayBuffersBytes: number;
     } & PublisherStats);

@@ -48,6 +48,8 @@ async function main(): Promise<void> {
         kind: 'stats',
         rssBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
+        externalBytes: memory.external,
+        arrayBuffersBytes: memory.arrayBuffers,
         ...app.zpub.stats,
       });
     }

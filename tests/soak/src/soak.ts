@@ -14,9 +14,10 @@ const ZSUB_BIN = fileURLToPath(
 const USAGE = `Usage: pnpm soak -- [--minutes N] [--rate R] [--concurrency C]
 
 Runs mixed HTTP load (2xx to 5xx) on a zpub server on 127.0.0.1 with a zsub
-subscriber, prints RSS, queue depth, published, received and dropped once a
-minute, and stops by itself after N minutes. Exits 0 when the subscriber
-received every published event and nothing was dropped, 1 otherwise.
+subscriber, prints the server's RSS, heap, external and ArrayBuffer memory,
+queue depth, published, received and dropped once a minute, and stops by
+itself after N minutes. Exits 0 when the subscriber received every
+published event and nothing was dropped, 1 otherwise.
 
   --minutes N      how long the load runs, 1 to 1440 (default: 1)
   --rate R         requests started per second, 1 to 20000 (default: 1000)
@@ -266,7 +267,7 @@ async function report(
   const stats = await serverStats(server);
   const { byClass } = counters;
   process.stdout.write(
-    `${label}: rss ${formatMegabytes(stats.rssBytes)}, heap used ${formatMegabytes(stats.heapUsedBytes)}, queue depth ${stats.queueDepth}, published ${stats.published}, received ${counters.received}, dropped ${stats.dropped}, missed ${counters.missed}, unrouted ${stats.unrouted}, send errors ${stats.sendErrors}; requests ${counters.requests} (2xx ${byClass['2xx']}, 3xx ${byClass['3xx']}, 4xx ${byClass['4xx']}, 5xx ${byClass['5xx']}, failed ${counters.requestErrors})\n`,
+    `${label}: rss ${formatMegabytes(stats.rssBytes)}, heap used ${formatMegabytes(stats.heapUsedBytes)}, external ${formatMegabytes(stats.externalBytes)}, array buffers ${formatMegabytes(stats.arrayBuffersBytes)}, queue depth ${stats.queueDepth}, published ${stats.published}, received ${counters.received}, dropped ${stats.dropped}, missed ${counters.missed}, unrouted ${stats.unrouted}, send errors ${stats.sendErrors}; requests ${counters.requests} (2xx ${byClass['2xx']}, 3xx ${byClass['3xx']}, 4xx ${byClass['4xx']}, 5xx ${byClass['5xx']}, failed ${counters.requestErrors})\n`,
   );
 
   return stats;
