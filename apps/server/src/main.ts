@@ -1,6 +1,10 @@
 import closeWithGrace from 'close-with-grace';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { assertJetStreamName } from '@zpub/client';
+import {
+  EndpointError,
+  InvalidEndpointError,
+  assertJetStreamName,
+} from '@zpub/client';
 import { parseDuration } from '@zpub/protocol';
 import type { ZpubPluginOptions } from '@zpub/fastify';
 import type { FastifyBaseLogger } from 'fastify';
@@ -165,10 +169,27 @@ function createProgram(): Command {
     });
 }
 
-function isEndpointError(error: unknown): boolean {
-  const name = (error as Error | undefined)?.name;
+function isEndpointError(
+  error: unknown,
+): error is EndpointError | InvalidEndpointError {
+  return (
+    error instanceof EndpointError || error instanceof InvalidEndpointError
+  );
+}
 
-  return name === 'EndpointError' || name === 'InvalidEndpointError';
+/**
+ * Returns what to do about an endpoint that failed at startup, as a
+ * sentence. The error's message already names the endpoint and the reason.
+ */
+function describeEndpointFix(
+  error: EndpointError | InvalidEndpointError,
+): string {
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  if (code === 'EADDRINUSE') {
+    return 'Another process uses that address: pick another port with --publish or ZPUB_PUBLISH (port 0 picks a free one), or stop the other process.';
+  }
+
+  return 'Check the endpoint in --publish or ZPUB_PUBLISH, and for nats:// that the NATS server runs with JetStream when --stream is set.';
 }
 
 /** Turns the publish flags into plugin options, or exits 2 for a conflict. */
@@ -262,13 +283,18 @@ async function main(): Promise<void> {
   try {
     await app.ready();
   } catch (error) {
-    const hint = isEndpointError(error)
-      ? '; check the endpoint in --publish or ZPUB_PUBLISH, and for nats:// that the NATS server runs with JetStream when --stream is set'
-      : '';
-    app.log.fatal(
-      { err: error },
-      `cannot start: ${(error as Error).message}${hint}`,
-    );
+    if (isEndpointError(error)) {
+      // The message is complete, and a stack would only repeat it.
+      app.log.fatal(
+        { endpoint: error.endpoint },
+        `cannot start: ${error.message}. ${describeEndpointFix(error)}`,
+      );
+    } else {
+      app.log.fatal(
+        { err: error },
+        `cannot start: ${(error as Error).message}`,
+      );
+    }
     process.exitCode = 1;
     return;
   }

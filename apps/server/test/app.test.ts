@@ -1,12 +1,15 @@
 import type { FastifyInstance } from 'fastify';
+import { subscribe } from '@zpub/client';
 import {
   REJECTED_REQUEST_TOPIC,
   type RejectedRequestData,
   type RequestEventData,
 } from '@zpub/protocol';
+import { collect, type CollectorOf } from 'test-helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
-import { collect, type Collector } from './helpers.js';
+
+type Collector = CollectorOf<typeof subscribe>;
 
 let app: FastifyInstance | undefined;
 let collector: Collector | undefined;
@@ -22,7 +25,10 @@ async function start(topics: string[]): Promise<{
 }> {
   app = buildApp({ zpub: { endpoint: 'tcp://127.0.0.1:0' } });
   await app.ready();
-  collector = await collect(app.zpub.endpoint, topics);
+  collector = await collect(subscribe, {
+    endpoint: app.zpub.endpoint,
+    topics,
+  });
 
   return { app, collector };
 }

@@ -24,6 +24,9 @@ import { addJetStreamOptions, resolveJetStream } from './jetstream-options.js';
 /** Exit code of a usage error: an unknown option or an invalid value. */
 export const USAGE_EXIT_CODE = 2;
 
+/** The line printed after every usage error. */
+export const HELP_HINT = "Run 'zsub --help' for usage.";
+
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 5555;
 
@@ -90,8 +93,11 @@ interface ProgramOptions {
 
 const HELP_AFTER = `
 Events go to stdout, one per line. Notices go to stderr, one per line and
-prefixed "zsub: ". Unless --quiet is given, the first line on stderr is
-"zsub: ready, ..." once the subscription is live at every endpoint.
+prefixed "zsub: ". Unless --quiet is given, zsub writes "zsub: ready, ..."
+once the subscription is live at every endpoint. Warnings, such as for an
+endpoint that cannot be reached yet, are written at once and can come
+before that line; other notices come after it. With several endpoints,
+events from the endpoints already live can come before it.
 
 Output formats:
   pretty  local time (HH:MM:SS.mmm), topic and data as JSON. The time is the
@@ -161,9 +167,10 @@ CURVE:
 
 Exit codes:
   0    --count events were handled, --expect matched, or stdout was closed
-  1    runtime error, such as an invalid endpoint, a failed handshake, or a
-       bad message with --strict
-  2    usage error
+  1    runtime error, such as a failed handshake or a bad message with
+       --strict
+  2    usage error: an unknown option or an invalid value, such as an
+       invalid endpoint
   124  --timeout passed
   130  interrupted (SIGINT)
   143  terminated (SIGTERM)`;
@@ -269,7 +276,7 @@ export function createProgram(): Command {
 
   return program
     .addHelpText('after', HELP_AFTER)
-    .showHelpAfterError("Run 'zsub --help' for usage.")
+    .showHelpAfterError(HELP_HINT)
     .configureOutput({
       outputError: (message, write) => write(formatUsageError(message)),
     })
@@ -320,6 +327,12 @@ function resolveConfig(program: Command, context: CommandLineContext): Config {
 
   const endpoints = resolveEndpoints(program, options, usageError);
   const jetstream = resolveJetStream(program, endpoints, usageError);
+  const curve = resolveCurve(program, context.env, usageError);
+  if (curve !== undefined && endpoints.some(isNatsEndpoint)) {
+    usageError(
+      "--server-key applies to ZeroMQ endpoints only: drop --server-key or ZSUB_SERVER_KEY for a nats:// endpoint, which uses the NATS server's TLS and credentials",
+    );
+  }
 
   return {
     endpoints,
@@ -332,7 +345,7 @@ function resolveConfig(program: Command, context: CommandLineContext): Config {
     maxMessageBytes: options.maxMessageSize,
     quiet: resolveQuiet(program, context, usageError),
     strict: options.strict === true,
-    curve: resolveCurve(program, context.env, usageError),
+    curve,
     ...resolveActionConfig(program, usageError),
   };
 }
@@ -454,6 +467,10 @@ export function tcpEndpoint(host: string, port: number): string {
 
 function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function isNatsEndpoint(endpoint: string): boolean {
+  return endpoint.startsWith('nats://');
 }
 
 function isSet(value: string | undefined): boolean {

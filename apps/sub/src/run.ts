@@ -10,7 +10,7 @@ import { InvalidTopicError } from '@zpub/protocol';
 import { createHandshakeWatch } from './curve.js';
 import { createEventFilter } from './filters.js';
 import { NoticeLog, PREFIX, formatReady, printable } from './notices.js';
-import type { Config } from './options.js';
+import { HELP_HINT, USAGE_EXIT_CODE, type Config } from './options.js';
 import { createSink, type EventSink } from './sinks.js';
 
 export const RUNTIME_ERROR_EXIT_CODE = 1;
@@ -55,14 +55,17 @@ export async function run(config: Config): Promise<number> {
       }
     });
   } catch (error) {
-    const message = describeStartError(error);
-    if (message === undefined) {
+    const startError = describeStartError(error);
+    if (startError === undefined) {
       throw error;
     }
-    log.error(message);
+    log.error(startError.line);
+    if (startError.exitCode === USAGE_EXIT_CODE) {
+      log.error(HELP_HINT);
+    }
     await flush(process.stderr);
 
-    return RUNTIME_ERROR_EXIT_CODE;
+    return startError.exitCode;
   }
 
   const sink = createSink(config, log);
@@ -152,16 +155,57 @@ class PendingEndpoints {
   }
 }
 
-/** Returns the one-line message for an error of subscribe, or undefined. */
-function describeStartError(error: unknown): string | undefined {
+/**
+ * Error codes of a connect that libzmq rejects because of the address
+ * itself, such as an ipc path longer than the system allows.
+ */
+const ADDRESS_ERROR_CODES: ReadonlySet<string> = new Set([
+  'EINVAL',
+  'ENAMETOOLONG',
+  'ENOCOMPATPROTO',
+  'EPROTONOSUPPORT',
+]);
+
+interface StartError {
+  line: string;
+  /** The exit code: USAGE_EXIT_CODE when an option's value caused the error. */
+  exitCode: number;
+}
+
+/**
+ * Returns the message and exit code for an error of subscribe, or undefined
+ * for any other error. subscribe checks the endpoints and topics,
+ * so most of its errors are usage errors.
+ */
+function describeStartError(error: unknown): StartError | undefined {
   if (error instanceof InvalidEndpointError) {
-    return `${PREFIX}${printable(error.message)}. Pass --endpoint tcp://HOST:PORT, ipc://PATH or nats://HOST:PORT, or use --host and --port.`;
+    return {
+      line: `${PREFIX}${printable(error.message)}. Pass --endpoint tcp://HOST:PORT, ipc://PATH or nats://HOST:PORT, or use --host and --port.`,
+      exitCode: USAGE_EXIT_CODE,
+    };
   }
   if (error instanceof EndpointError) {
-    return `${PREFIX}${printable(error.message)}. Check the address or path in the endpoint.`;
+    const code = (error.cause as { code?: unknown } | undefined)?.code;
+    const isAddressError =
+      typeof code === 'string' && ADDRESS_ERROR_CODES.has(code);
+    return {
+      line: `${PREFIX}${printable(error.message)}. Check the address or path in the endpoint.`,
+      exitCode: isAddressError ? USAGE_EXIT_CODE : RUNTIME_ERROR_EXIT_CODE,
+    };
   }
-  if (error instanceof InvalidTopicError || error instanceof CurveConfigError) {
-    return `${PREFIX}${printable(error.message)}`;
+  if (error instanceof InvalidTopicError) {
+    return {
+      line: `${PREFIX}${printable(error.message)}`,
+      exitCode: USAGE_EXIT_CODE,
+    };
+  }
+  // The options were checked already, so what is left is a build of zeromq
+  // without CURVE support.
+  if (error instanceof CurveConfigError) {
+    return {
+      line: `${PREFIX}${printable(error.message)}`,
+      exitCode: RUNTIME_ERROR_EXIT_CODE,
+    };
   }
 
   return undefined;

@@ -5,6 +5,7 @@ import {
   ZsubProcess,
   killRunningZsubs,
   makeEvent,
+  runZsub,
 } from './helpers.js';
 
 afterEach(async () => {
@@ -145,5 +146,45 @@ describe('several endpoints', () => {
       confirmed.close();
       silent.close();
     }
+  });
+});
+
+describe('ready line', () => {
+  it('can follow warnings and events, as help says', async () => {
+    const first = await RawPublisher.open({ replyToHello: true });
+    const laterEndpoint = await freeEndpoint();
+    const unreachable = `zsub: warning: cannot connect to ${laterEndpoint}: nothing accepts connections there yet; retrying`;
+    const zsub = new ZsubProcess([
+      '--endpoint',
+      first.endpoint,
+      '--endpoint',
+      laterEndpoint,
+      '--raw',
+    ]);
+    await zsub.waitForStderr(unreachable);
+    await first.helloReceived;
+    await first.send(['number', JSON.stringify(makeEvent({ data: 'first' }))]);
+    await zsub.waitForStdoutLines(1);
+    const later = await Publisher.open({ endpoint: laterEndpoint });
+    try {
+      const ready = await zsub.waitForReady();
+
+      expect(zsub.stderrLines).toEqual([unreachable, ready]);
+      expect(zsub.stdoutLines).toEqual(['first']);
+    } finally {
+      first.close();
+      await later.close();
+    }
+
+    const help = await runZsub(['--help']);
+    const text = help.stdout.join(' ').replace(/\s+/g, ' ');
+
+    expect(text).not.toContain('the first line on stderr');
+    expect(text).toContain(
+      'Warnings, such as for an endpoint that cannot be reached yet, are written at once and can come before that line',
+    );
+    expect(text).toContain(
+      'With several endpoints, events from the endpoints already live can come before it.',
+    );
   });
 });

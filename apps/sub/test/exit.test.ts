@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { Publisher } from '@zpub/client';
+import { Publisher, generateKeyPair } from '@zpub/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ZsubProcess, killRunningZsubs, runZsub } from './helpers.js';
 
@@ -314,39 +314,102 @@ describe('usage errors', () => {
   });
 });
 
-describe('runtime errors', () => {
+describe('invalid endpoints', () => {
+  const passHint =
+    ' Pass --endpoint tcp://HOST:PORT, ipc://PATH or nats://HOST:PORT, or use --host and --port.';
+
   it.each([
     [
-      'foo://x',
+      ['foo://x'],
       'zsub: invalid endpoint "foo://x": the scheme must be tcp://, ipc://, inproc:// or nats://.',
     ],
     [
-      'tcp://127.0.0.1',
+      ['tcp://127.0.0.1'],
       'zsub: invalid endpoint "tcp://127.0.0.1": expected tcp://HOST:PORT, ipc://PATH or inproc://NAME.',
     ],
     [
-      'inproc://events',
+      ['tcp://127.0.0.1:0'],
+      'zsub: invalid endpoint "tcp://127.0.0.1:0": port "0" is not a number from 1 to 65535.',
+    ],
+    [
+      ['tcp://*:5555'],
+      'zsub: invalid endpoint "tcp://*:5555": the host * is valid only for bind. Use the IP address or host name of the publisher.',
+    ],
+    [
+      ['tcp://::1:5555'],
+      'zsub: invalid endpoint "tcp://::1:5555": put the IPv6 address in brackets: tcp://[::1]:5555.',
+    ],
+    [
+      ['tcp://[127.0.0.1]:5555'],
+      'zsub: invalid endpoint "tcp://[127.0.0.1]:5555": "127.0.0.1" in brackets is not an IPv6 address.',
+    ],
+    [['ipc://'], 'zsub: invalid endpoint "ipc://": a path must follow ipc://.'],
+    [
+      ['inproc://events'],
       'zsub: invalid endpoint "inproc://events": an inproc endpoint reaches only sockets inside the same process.',
     ],
-  ])('endpoint %j exits 1', async (endpoint, message) => {
-    const result = await runZsub(['--endpoint', endpoint]);
+    [
+      ['nats://127.0.0.1:65536'],
+      'zsub: invalid endpoint "nats://127.0.0.1:65536": port 65536 is not a number from 1 to 65535.',
+    ],
+    [
+      ['nats://user@127.0.0.1:4222'],
+      'zsub: invalid endpoint "nats://user@127.0.0.1:4222": credentials in the URL are not supported; use a NATS server without authentication or a local leaf node.',
+    ],
+    [
+      ['nats://localhost/path'],
+      'zsub: invalid endpoint "nats://localhost/path": expected nats://HOST:PORT, such as nats://127.0.0.1:4222.',
+    ],
+    [
+      ['nats://127.0.0.1:4222', 'tcp://127.0.0.1:5555'],
+      'zsub: invalid endpoint "nats://127.0.0.1:4222, tcp://127.0.0.1:5555": nats:// endpoints cannot be mixed with ZeroMQ endpoints.',
+    ],
+  ])('%j exits 2', async (endpoints, message) => {
+    const result = await runZsub(
+      endpoints.flatMap((endpoint) => ['--endpoint', endpoint]),
+    );
 
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stdout).toEqual([]);
+    expect(result.stderr).toEqual([`${message}${passHint}`, HELP_POINTER]);
+  });
+
+  it('from ZSUB_ENDPOINT exits 2', async () => {
+    const result = await runZsub([], { ZSUB_ENDPOINT: 'foo://x' });
+
+    expect(result.code).toBe(2);
     expect(result.stderr).toEqual([
-      `${message} Pass --endpoint tcp://HOST:PORT, ipc://PATH or nats://HOST:PORT, or use --host and --port.`,
+      `zsub: invalid endpoint "foo://x": the scheme must be tcp://, ipc://, inproc:// or nats://.${passHint}`,
+      HELP_POINTER,
     ]);
   });
 
-  it('failed connect exits 1', async () => {
-    // Linux limits a Unix domain socket path to 108 bytes, so libzmq fails to
-    // connect to this one.
+  it('ipc path too long exits 2', async () => {
+    // Linux limits a Unix domain socket path to 108 bytes, so libzmq rejects
+    // this one when zsub connects.
     const endpoint = `ipc:///tmp/${'a'.repeat(150)}`;
     const result = await runZsub(['--endpoint', endpoint]);
 
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toEqual([
       `zsub: cannot connect to ${endpoint}: File name too long (ENAMETOOLONG). Check the address or path in the endpoint.`,
+      HELP_POINTER,
+    ]);
+  });
+
+  it('CURVE keys with NATS exit 2', async () => {
+    const { publicKey } = generateKeyPair();
+    const result = await runZsub([
+      '--endpoint',
+      'nats://127.0.0.1:4222',
+      '--server-key',
+      publicKey,
+    ]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toEqual([
+      "zsub: --server-key applies to ZeroMQ endpoints only: drop --server-key or ZSUB_SERVER_KEY for a nats:// endpoint, which uses the NATS server's TLS and credentials",
+      HELP_POINTER,
     ]);
   });
 });

@@ -3,6 +3,7 @@ import Fastify, {
   type FastifyHttpOptions,
   type FastifyInstance,
 } from 'fastify';
+import { subscribe } from '@zpub/client';
 import {
   REJECTED_REQUEST_EVENT_TYPE,
   REJECTED_REQUEST_TOPIC,
@@ -10,6 +11,7 @@ import {
   type RequestEventData,
   type ZpubEvent,
 } from '@zpub/protocol';
+import { collect, type CollectorOf } from 'test-helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   MAX_ENTRIES,
@@ -19,13 +21,9 @@ import {
   zpubFrameworkErrors,
   type ZpubPluginOptions,
 } from '../src/index.js';
-import {
-  RawConnection,
-  collect,
-  exchange,
-  statusLine,
-  type Collector,
-} from './helpers.js';
+import { RawConnection, exchange, statusLine } from './helpers.js';
+
+type Collector = CollectorOf<typeof subscribe>;
 
 const BODY_LIMIT = 1024;
 const LONG_URL = `/?q=${'a'.repeat(64 * 1024)}`;
@@ -71,7 +69,7 @@ async function start(
   });
   addRoutes(app);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  collector = await collect(app.zpub.endpoint);
+  collector = await collect(subscribe, { endpoint: app.zpub.endpoint });
 
   return { app, url };
 }

@@ -1,9 +1,11 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Publisher } from '@zpub/client';
+import { Publisher, subscribe } from '@zpub/client';
 import { REQUEST_EVENT_TYPE, type RequestEventData } from '@zpub/protocol';
+import { collect, type CollectorOf } from 'test-helpers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REDACTED, zpub, type ZpubPluginOptions } from '../src/index.js';
-import { collect, type Collector } from './helpers.js';
+
+type Collector = CollectorOf<typeof subscribe>;
 
 const EPHEMERAL = 'tcp://127.0.0.1:0';
 let app: FastifyInstance | undefined;
@@ -35,7 +37,10 @@ async function start(
   );
   app.post('/echo', (request) => request.body);
   await app.ready();
-  collector = await collect(app.zpub.endpoint, topics);
+  collector = await collect(subscribe, {
+    endpoint: app.zpub.endpoint,
+    topics,
+  });
 
   return { app, collector };
 }

@@ -76,6 +76,10 @@ export class NatsPublisherTransport implements PublisherTransport {
   readonly #maxPendingAcks: number;
   readonly #ackTimeoutMs: number;
   readonly #pendingAcks = new Set<Promise<void>>();
+  /** Sends waiting for an acknowledgement slot, first come first served. */
+  readonly #slotWaiters: (() => void)[] = [];
+  /** JetStream publishes sent or about to be, at most maxPendingAcks. */
+  #ackSlotsTaken = 0;
   readonly #capturedTopics = new Map<string, boolean>();
   #connected = true;
   #closed = false;
@@ -120,6 +124,11 @@ export class NatsPublisherTransport implements PublisherTransport {
         // up in the client's buffer instead of the default 4 minutes.
         pingInterval: PING_INTERVAL_MS,
         maxPingOut: 2,
+        // Otherwise each JetStream publish, a request underneath, builds two
+        // Error objects with stack traces in case it fails: about a third of
+        // the CPU time in a profile of 20,000 publishes. A failed
+        // acknowledgement still names its topic (toAcknowledgementError).
+        noAsyncTraces: true,
       });
     } catch (error) {
       throw new EndpointError(
@@ -172,26 +181,40 @@ export class NatsPublisherTransport implements PublisherTransport {
     return this.#pendingAcks.size;
   }
 
+  /**
+   * Sends of one turn go out together, so the client writes them to its
+   * socket at once. JetStream publishes past `maxPendingAcks` wait in order.
+   */
+  get concurrentSends(): boolean {
+    return true;
+  }
+
   async send(
     message: TransportMessage,
   ): Promise<void | PendingAcknowledgement> {
-    if (this.#closed) {
-      throw new EndpointError(this.endpoint, 'the publisher is closed');
-    }
-    if (!this.#connected) {
-      throw new EndpointError(
-        this.endpoint,
-        `not connected to NATS at ${this.endpoint}; the client is reconnecting`,
-      );
-    }
+    this.#checkOpen();
     const { topic, payload } = message;
     if (this.#jetstream === undefined || !this.#isCaptured(topic)) {
       this.#connection.publish(topic, payload);
       return;
     }
 
-    while (this.#pendingAcks.size >= this.#maxPendingAcks) {
-      await Promise.race(this.#pendingAcks);
+    if (
+      this.#ackSlotsTaken >= this.#maxPendingAcks ||
+      this.#slotWaiters.length > 0
+    ) {
+      // The send takes over the slot of the acknowledgement that settles
+      // next, behind any send already waiting, so the stream stores events
+      // in the order they were sent.
+      await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+      try {
+        this.#checkOpen();
+      } catch (error) {
+        this.#releaseSlot();
+        throw error;
+      }
+    } else {
+      this.#ackSlotsTaken++;
     }
     const acknowledged = this.#jetstream
       .publish(topic, payload, { timeout: this.#ackTimeoutMs })
@@ -203,9 +226,34 @@ export class NatsPublisherTransport implements PublisherTransport {
       );
     const settled = acknowledged.catch(() => undefined);
     this.#pendingAcks.add(settled);
-    void settled.then(() => this.#pendingAcks.delete(settled));
+    void settled.then(() => {
+      this.#pendingAcks.delete(settled);
+      this.#releaseSlot();
+    });
 
     return { acknowledged };
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) {
+      throw new EndpointError(this.endpoint, 'the publisher is closed');
+    }
+    if (!this.#connected) {
+      throw new EndpointError(
+        this.endpoint,
+        `not connected to NATS at ${this.endpoint}; the client is reconnecting`,
+      );
+    }
+  }
+
+  /** Hands an acknowledgement slot to the next waiting send, if any. */
+  #releaseSlot(): void {
+    const next = this.#slotWaiters.shift();
+    if (next === undefined) {
+      this.#ackSlotsTaken--;
+    } else {
+      next();
+    }
   }
 
   /**

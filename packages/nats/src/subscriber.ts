@@ -14,7 +14,7 @@ import type {
   SubscriberTransport,
 } from '@zpub/protocol';
 import { parseNatsServers } from './endpoint.js';
-import { RECONNECT_WAIT_MS } from './publisher.js';
+import { CONNECT_TIMEOUT_MS, RECONNECT_WAIT_MS } from './publisher.js';
 import { startSequenceOfLast } from './replay.js';
 import { assertJetStreamName, isNotFound, patternCovers } from './stream.js';
 import { filtersToSubjects } from './subjects.js';
@@ -189,16 +189,7 @@ export class NatsSubscriberTransport implements SubscriberTransport {
 
   async #start(): Promise<void> {
     try {
-      // NOTE: the client cannot cancel a first connection that is still
-      // waiting for a server, so closing before then leaves its retry
-      // timer running until a server answers.
-      const connection = await connect({
-        servers: this.#servers,
-        name: 'zsub',
-        waitOnFirstConnect: true,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: RECONNECT_WAIT_MS,
-      });
+      const connection = await this.#connect();
       this.#connection = connection;
       if (this.#closed) {
         await connection.close();
@@ -223,6 +214,41 @@ export class NatsSubscriberTransport implements SubscriberTransport {
         await this.close();
       }
     }
+  }
+
+  /**
+   * Connects to the first server that accepts. When the first attempt
+   * reaches no server, a warning names the endpoint and the reason. The
+   * client then retries until a server accepts, as a ZeroMQ subscriber does
+   * for a publisher that is not up yet.
+   */
+  async #connect(): Promise<NatsConnection> {
+    const options = {
+      servers: this.#servers,
+      name: 'zsub',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: RECONNECT_WAIT_MS,
+    };
+    try {
+      // NOTE: in this first attempt the client removes each server that
+      // fails from its list. After it connects to a later server of a list,
+      // it tries those again only once the cluster announces them.
+      return await connect({ ...options, timeout: CONNECT_TIMEOUT_MS });
+    } catch (error) {
+      if (this.#closed) {
+        throw error;
+      }
+      this.#report({
+        kind: 'warning',
+        endpoint: this.#endpoint,
+        message: `cannot connect to ${this.#endpoint}: ${describeConnectError(error)}; retrying`,
+      });
+    }
+
+    // NOTE: the client cannot cancel a first connection that is still
+    // waiting for a server, so closing before then leaves its retry timer
+    // running until a server accepts.
+    return connect({ ...options, waitOnFirstConnect: true });
   }
 
   async #watchStatus(connection: NatsConnection): Promise<void> {
@@ -444,4 +470,19 @@ export function consumerSubjects(
   }
 
   return [...result];
+}
+
+/**
+ * Returns the reason of a failed connection attempt, with the system error
+ * code when there is one, as in "connection refused (ECONNREFUSED)".
+ */
+function describeConnectError(error: unknown): string {
+  if (!(error instanceof Error)) {
+    return String(error);
+  }
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+
+  return typeof code === 'string' && !error.message.includes(code)
+    ? `${error.message} (${code})`
+    : error.message;
 }

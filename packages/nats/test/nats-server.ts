@@ -90,10 +90,13 @@ export class OwnNatsServer {
     this.endpoint = `nats://127.0.0.1:${port}`;
   }
 
-  /** Starts the server and stops it, and removes its folder, after the test. */
-  static async start(): Promise<OwnNatsServer> {
+  /**
+   * Starts the server on `port`, or on a free port when none is given. The
+   * server is stopped and its folder removed when the test finishes.
+   */
+  static async start(port?: number): Promise<OwnNatsServer> {
     const directory = await mkdtemp(join(tmpdir(), 'zpub-nats-'));
-    const server = new OwnNatsServer(await freePort(), directory);
+    const server = new OwnNatsServer(port ?? (await freePort()), directory);
     onTestFinished(async () => {
       await server.stop();
       await rm(directory, { recursive: true, force: true });

@@ -104,6 +104,27 @@ describe('server lifecycle', () => {
     expect(logs.some((log) => log?.url !== undefined)).toBe(false);
   });
 
+  it('reports a publish port in use in one line', async () => {
+    const first = await startServer();
+    children.push(first.child);
+
+    const second = runServer(['--port', '0', '--publish', first.publish]);
+    const { code } = await second.exited;
+    const output = [...second.stdout, ...second.stderr];
+    const mentions = output.join('\n').match(/already in use/gi) ?? [];
+
+    expect(code).toBe(1);
+    expect(second.stderr).toEqual([]);
+    expect(second.stdout).toHaveLength(1);
+    expect(mentions).toHaveLength(1);
+    expect(parseLog(second.stdout[0] ?? '')).toMatchObject({
+      level: 60,
+      endpoint: first.publish,
+      msg: `cannot start: cannot bind ${first.publish}: Address already in use (EADDRINUSE). Another process uses that address: pick another port with --publish or ZPUB_PUBLISH (port 0 picks a free one), or stop the other process.`,
+    });
+    expect(parseLog(second.stdout[0] ?? '')?.err).toBeUndefined();
+  });
+
   it('fails fast for a host name in the publish endpoint', async () => {
     const child = runServer([
       '--port',
