@@ -269,7 +269,10 @@ export function createProgram(): Command {
     .usage(
       '[options]\n       zsub stats [options]\n       zsub proxy [options]\n       zsub keygen [--out FILE]',
     )
-    .configureHelp({ optionDescription: describeOption });
+    .configureHelp({ optionDescription: describeOption })
+    // Extra words are rejected in resolveConfig, with a message that names
+    // the word, rather than by commander's "too many arguments".
+    .allowExcessArguments();
   addActionOptions(program);
   addJetStreamOptions(program);
   addCurveOptions(program);
@@ -325,6 +328,10 @@ function resolveConfig(program: Command, context: CommandLineContext): Config {
   const usageError = (message: string): never =>
     program.error(message, { exitCode: USAGE_EXIT_CODE });
 
+  const [extra] = program.args;
+  if (extra !== undefined) {
+    usageError(describeExtraArgument(extra));
+  }
   const endpoints = resolveEndpoints(program, options, usageError);
   const jetstream = resolveJetStream(program, endpoints, usageError);
   const curve = resolveCurve(program, context.env, usageError);
@@ -456,6 +463,18 @@ function resolveQuiet(
   return usageError(
     `invalid ZSUB_QUIET ${JSON.stringify(context.env.ZSUB_QUIET)}: expected 1, true, 0 or false`,
   );
+}
+
+const SUBCOMMANDS: readonly string[] = ['stats', 'proxy', 'keygen'];
+
+/** Returns the usage error for a word that is neither an option nor a value. */
+function describeExtraArgument(word: string): string {
+  const quoted = JSON.stringify(word);
+  if (SUBCOMMANDS.includes(word)) {
+    return `unknown argument ${quoted}. A subcommand must be the first argument, as in "zsub ${word} [options]".`;
+  }
+
+  return `unknown argument ${quoted}. zsub takes options only, or the subcommand stats, proxy or keygen as its first argument.`;
 }
 
 /** Builds `tcp://HOST:PORT`, with an IPv6 address in brackets. */
