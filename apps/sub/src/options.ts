@@ -157,7 +157,7 @@ and not empty turns color off.
 NATS:
   With nats:// endpoints zsub receives live events on core NATS. --stream,
   --since, --last, --durable and --group read the JetStream stream
-  instead. zsub proxy forwards ZeroMQ events from many publishers to many
+  instead, and the ready line comes before the stored events. zsub proxy forwards ZeroMQ events from many publishers to many
   subscribers; zsub proxy --help describes it.
 
 CURVE:

@@ -1,10 +1,14 @@
 import { Publisher } from '@zpub/client';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import {
+  NATS_ENDPOINT,
   OwnNatsServer,
   freePort,
+  testStream,
+  waitUntil,
+  type TestStream,
 } from '../../../packages/nats/test/nats-server.js';
-import { ZsubProcess, killRunningZsubs } from './helpers.js';
+import { ZsubProcess, killRunningZsubs, runZsub } from './helpers.js';
 
 afterEach(async () => {
   await killRunningZsubs();
@@ -49,5 +53,61 @@ describe('unreachable NATS server', () => {
     );
     expect(zsub.stdoutLines).toEqual(['7']);
     expect(zsub.stderrLines).toHaveLength(2);
+  });
+});
+
+/** Opens a publisher that stores its events in the test's stream. */
+async function openStreamPublisher(stream: TestStream): Promise<Publisher> {
+  const publisher = await Publisher.open({
+    endpoint: NATS_ENDPOINT,
+    source: 'zpub://test/zsub',
+    stream: { name: stream.name, subjects: [`${stream.prefix}.>`] },
+  });
+  onTestFinished(async () => {
+    await publisher.close();
+  });
+
+  return publisher;
+}
+
+/** The zsub options that read `topic` from the test's stream. */
+function streamArgs(stream: TestStream, topic: string): string[] {
+  return [
+    '--endpoint',
+    NATS_ENDPOINT,
+    '--stream',
+    stream.name,
+    '--topic',
+    topic,
+  ];
+}
+
+describe('JetStream', () => {
+  it('replay that reaches --count prints ready', async () => {
+    const stream = testStream();
+    const publisher = await openStreamPublisher(stream);
+    const topic = `${stream.prefix}.number`;
+    for (let number = 1; number <= 5; number++) {
+      publisher.publish(topic, number);
+    }
+    await waitUntil(
+      'the stream stored every event',
+      () => (publisher.stats.acknowledged ?? 0) >= 5,
+    );
+
+    const result = await runZsub([
+      ...streamArgs(stream, topic),
+      '--since',
+      '5m',
+      '--count',
+      '2',
+      '--raw',
+    ]);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toEqual(['1', '2']);
+    expect(result.stderr).toEqual([
+      `zsub: ready, subscribed to ${NATS_ENDPOINT} (topics: ${topic})`,
+    ]);
   });
 });

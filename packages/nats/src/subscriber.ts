@@ -97,6 +97,12 @@ export class NatsSubscriberTransport implements SubscriberTransport {
   #connection: NatsConnection | undefined;
   #wake: (() => void) | undefined;
   #resume: (() => void) | undefined;
+  /**
+   * Whether `live` has been reported. Messages that arrive earlier, as the
+   * first stored events of a replay do, wait until then, so that a run that
+   * ends within a replay has been live and the ready line comes first.
+   */
+  #isLive = false;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -136,7 +142,7 @@ export class NatsSubscriberTransport implements SubscriberTransport {
 
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array[]> {
     while (true) {
-      const message = this.#messages.shift();
+      const message = this.#isLive ? this.#messages.shift() : undefined;
       if (message !== undefined) {
         // NOTE: the acknowledgement goes out when the message is read, before
         // the caller handles it, so a crash in between loses that message.
@@ -204,6 +210,8 @@ export class NatsSubscriberTransport implements SubscriberTransport {
       }
       await connection.flush();
       this.#report({ kind: 'live', endpoint: this.#endpoint, confirmed: true });
+      this.#isLive = true;
+      this.#wakeReader();
     } catch (error) {
       if (!this.#closed) {
         this.#report({
