@@ -157,8 +157,12 @@ and not empty turns color off.
 NATS:
   With nats:// endpoints zsub receives live events on core NATS. --stream,
   --since, --last, --durable and --group read the JetStream stream
-  instead, and the ready line comes before the stored events. zsub proxy forwards ZeroMQ events from many publishers to many
-  subscribers; zsub proxy --help describes it.
+  instead, and the ready line comes before the stored events. Each zsub of
+  a --group receives only part of the events, so a real loss cannot be told
+  from an event that went to another member: a group member reports
+  publisher restarts but no missed or out-of-order events. zsub proxy
+  forwards ZeroMQ events from many publishers to many subscribers; zsub
+  proxy --help describes it.
 
 CURVE:
   --server-key turns on encryption for ZeroMQ endpoints. zsub exits 1 when

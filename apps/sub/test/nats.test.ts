@@ -83,6 +83,43 @@ function streamArgs(stream: TestStream, topic: string): string[] {
 }
 
 describe('JetStream', () => {
+  it('group members report no gaps', async () => {
+    const stream = testStream();
+    const publisher = await openStreamPublisher(stream);
+    const topic = `${stream.prefix}.number`;
+    const args = [...streamArgs(stream, topic), '--group', 'workers', '--raw'];
+    const members = [new ZsubProcess(args), new ZsubProcess(args)];
+    await Promise.all(members.map((member) => member.waitForReady()));
+
+    const total = 40;
+    for (let number = 1; number <= total; number++) {
+      publisher.publish(topic, number);
+    }
+    await waitUntil(
+      'every event was printed',
+      () =>
+        members.reduce((sum, member) => sum + member.stdoutLines.length, 0) >=
+        total,
+    );
+    for (const member of members) {
+      member.child.kill('SIGTERM');
+    }
+    await Promise.all(members.map((member) => member.exited));
+
+    const printed = members.flatMap((member) => member.stdoutLines);
+    expect(printed.map(Number).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: total }, (_, index) => index + 1),
+    );
+    // Both members took part, so each had gaps in the sequence.
+    expect(members[0]?.stdoutLines.length).toBeGreaterThan(0);
+    expect(members[1]?.stdoutLines.length).toBeGreaterThan(0);
+    for (const member of members) {
+      expect(member.stderrLines).toEqual([
+        `zsub: ready, subscribed to ${NATS_ENDPOINT} (topics: ${topic})`,
+      ]);
+    }
+  });
+
   it('replay that reaches --count prints ready', async () => {
     const stream = testStream();
     const publisher = await openStreamPublisher(stream);

@@ -35,6 +35,12 @@ export interface SubscribeOptions extends DecodeOptions {
    * Read a JetStream stream rather than live core NATS: replay from a time
    * or the last N events, keep a durable position, or share the events with
    * a group. Only for `nats://` endpoints.
+   *
+   * A member of a group receives only some of the events, and events that
+   * another member returned unread can arrive late. Its sequences show gaps
+   * and go back by design, and a real loss looks the same, so a member
+   * reports no `gap` and no `out-of-order` notices. It reports a `restart`
+   * when a source sends a `zpubinstance` not seen before.
    */
   jetstream?: NatsJetStreamOptions;
   /** Called with everything that is not an event; see {@link Notice}. */
@@ -89,6 +95,8 @@ export type Notice =
   /**
    * A gap (events that never arrived, e.g. dropped by a full queue), a
    * publisher restart, or an event out of order, from {@link SequenceTracker}.
+   * A member of a JetStream group (`jetstream.group`) reports restarts only;
+   * see {@link SubscribeOptions.jetstream}.
    */
   | Extract<SequenceObservation, { kind: 'gap' | 'restart' | 'out-of-order' }>
   /**
@@ -167,6 +175,11 @@ class ActiveSubscription implements Subscription {
   readonly #filters: readonly string[];
   readonly #options: SubscribeOptions;
   readonly #tracker = new SequenceTracker();
+  /**
+   * The publisher instances seen, in a group only, where a returned event
+   * of an earlier instance must not read as a restart; undefined otherwise.
+   */
+  readonly #groupInstances: Set<string> | undefined;
   readonly #notify: (notice: Notice) => void;
   #markReady: (value: Readiness) => void = () => undefined;
   #failReady: (error: Error) => void = () => undefined;
@@ -180,6 +193,8 @@ class ActiveSubscription implements Subscription {
     this.#endpoints = endpoints;
     this.#filters = filters;
     this.#options = options;
+    this.#groupInstances =
+      options.jetstream?.group === undefined ? undefined : new Set();
     this.#notify = options.onNotice ?? (() => undefined);
     this.ready = new Promise((resolve, reject) => {
       this.#markReady = resolve;
@@ -307,15 +322,38 @@ class ActiveSubscription implements Subscription {
     }
     for (const event of message.events) {
       event.topic ??= message.topic;
-      const observation = this.#tracker.observe(message.topic, event);
-      if (
-        observation.kind === 'gap' ||
-        observation.kind === 'restart' ||
-        observation.kind === 'out-of-order'
-      ) {
-        this.#notify(observation);
-      }
+      this.#reportSequence(this.#tracker.observe(message.topic, event));
       yield event;
+    }
+  }
+
+  /**
+   * Notifies gaps, restarts and out-of-order events. A group member notifies
+   * only restarts to an instance that it has not seen.
+   */
+  #reportSequence(observation: SequenceObservation): void {
+    switch (observation.kind) {
+      case 'gap':
+      case 'out-of-order':
+        if (this.#groupInstances === undefined) {
+          this.#notify(observation);
+        }
+        return;
+      case 'restart':
+        if (this.#groupInstances === undefined) {
+          this.#notify(observation);
+        } else if (!this.#groupInstances.has(observation.current)) {
+          this.#groupInstances.add(observation.current);
+          this.#notify(observation);
+        }
+        return;
+      case 'first':
+        if (observation.instance !== undefined) {
+          this.#groupInstances?.add(observation.instance);
+        }
+        return;
+      case 'in-order':
+        return;
     }
   }
 }

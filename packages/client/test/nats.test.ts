@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   InvalidEndpointError,
   subscribe,
+  type Notice,
   type Publisher,
   type SubscribeOptions,
 } from '../src/index.js';
@@ -327,10 +328,16 @@ describe('JetStream', () => {
   it('shares events among a queue group', async () => {
     const stream = testStream();
     const publisher = await openJetStreamPublisher(stream);
+    const notices: Notice[] = [];
     const options = {
       endpoint: NATS_ENDPOINT,
       topics: [`${stream.prefix}.job`],
       jetstream: { stream: stream.name, group: 'workers' },
+      onNotice: (notice: Notice) => {
+        if (notice.kind !== 'ready') {
+          notices.push(notice);
+        }
+      },
     };
     const members = [subscribe(options), subscribe(options)];
     await Promise.all(members.map((member) => member.ready));
@@ -361,6 +368,40 @@ describe('JetStream', () => {
     const all = received.flat();
     expect(all).toHaveLength(total + 1);
     expect(new Set(all).size).toBe(total + 1);
+    // Both members took part, so each saw gaps in the sequence, and a group
+    // member reports none.
+    expect(received[0]?.length).toBeGreaterThan(0);
+    expect(received[1]?.length).toBeGreaterThan(0);
+    expect(notices).toEqual([]);
+  });
+
+  it('queue group reports a restart', async () => {
+    const stream = testStream();
+    const first = await openJetStreamPublisher(stream);
+    const collector = await collect({
+      endpoint: NATS_ENDPOINT,
+      topics: [`${stream.prefix}.job`],
+      jetstream: { stream: stream.name, group: 'workers' },
+    });
+    first.publish(`${stream.prefix}.job`, 1);
+    first.publish(`${stream.prefix}.job`, 2);
+    await acknowledged(first, 2);
+    await first.close();
+    const second = await openJetStreamPublisher(stream);
+    second.publish(`${stream.prefix}.job`, 3);
+
+    expect(numbers(await collector.take(3))).toEqual([1, 2, 3]);
+    const notices = collector.notices.filter(
+      (notice) => notice.kind !== 'ready',
+    );
+    expect(notices).toEqual([
+      {
+        kind: 'restart',
+        source: 'zpub://test/nats',
+        previous: first.instance,
+        current: second.instance,
+      },
+    ]);
   });
 
   it('reports a missing stream and ends', async () => {
