@@ -14,6 +14,7 @@ import type {
   ZmqCurveServerOptions,
 } from '@zpub/zeromq';
 import { EventEncoder, type TopicEncoding } from './encoder.js';
+import { checkPublisherOptions } from './options.js';
 import { openPublisherTransport } from './transports.js';
 
 /** Default for {@link PublisherOptions.endpoint}. */
@@ -204,10 +205,7 @@ export class Publisher {
 
   /** Binds or connects the transport, then returns a ready publisher. */
   static async open(options: PublisherOptions = {}): Promise<Publisher> {
-    checkPositiveInteger('maxQueue', options.maxQueue);
-    checkPositiveInteger('lingerMs', options.lingerMs, true);
-    checkPositiveInteger('flushDelayMs', options.flushDelayMs, true);
-    checkPositiveInteger('ackTimeoutMs', options.ackTimeoutMs);
+    checkPublisherOptions(options);
     const instance = randomUUID();
     const transport =
       options.transport ??
@@ -579,20 +577,4 @@ function toPayload(
       : `[${jsons.slice(start, end).join(',')}]`;
 
   return { text, count: end - start };
-}
-
-function checkPositiveInteger(
-  name: string,
-  value: number | undefined,
-  allowZero = false,
-): void {
-  if (value === undefined) {
-    return;
-  }
-  const minimum = allowZero ? 0 : 1;
-  if (!Number.isSafeInteger(value) || value < minimum) {
-    throw new RangeError(
-      `${name} must be an integer of at least ${minimum}, got ${String(value)}`,
-    );
-  }
 }
