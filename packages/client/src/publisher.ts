@@ -48,7 +48,7 @@ export interface PublisherOptions {
   mode?: 'bind' | 'connect';
   /**
    * Store events in this JetStream stream, created at startup if missing;
-   * only for `nats://` endpoints.
+   * only for `nats://` endpoints, and rejected with a ZeroMQ one.
    */
   stream?: NatsStreamOptions;
   /**
@@ -59,9 +59,9 @@ export interface PublisherOptions {
   /** Called when a NATS connection is lost and when it is back. */
   onConnectionChange?: (change: NatsConnectionChange) => void;
   /**
-   * CloudEvents `source` of every event. Keep it stable across restarts of
-   * one service instance, so that subscribers report a restart, not a new
-   * publisher.
+   * CloudEvents `source` of every event, rejected when empty or only
+   * whitespace. Keep it stable across restarts of one service instance, so
+   * that subscribers report a restart, not a new publisher.
    * @default 'zpub://HOSTNAME/tcp/IP:PORT' from the bound endpoint; with
    * `mode: 'connect'` or NATS, where many instances share the endpoint,
    * 'zpub://HOSTNAME/pid/PID'
