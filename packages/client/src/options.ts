@@ -30,7 +30,7 @@ export function checkPublisherOptions(options: PublisherOptions): void {
 }
 
 /** Formats an option's value for an error message. */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   return inspect(value, { depth: 1, breakLength: Infinity });
 }
 
@@ -76,7 +76,7 @@ function checkSource(source: unknown): void {
   }
   if (typeof source !== 'string' || source.trim() === '') {
     throw new TypeError(
-      `source must be a non-blank string such as 'zpub://HOSTNAME/orders', got ${describeValue(source)}; leave it out for the default`,
+      `source must be a non-blank string such as 'zpub://HOSTNAME/orders', got ${describeValue(source)}. Leave it out for the default.`,
     );
   }
 }

@@ -43,7 +43,7 @@ export async function openPublisherTransport(
   if (ZMQ_SCHEMES.includes(scheme)) {
     if (options.stream !== undefined) {
       throw new TypeError(
-        `stream needs a nats:// endpoint, but endpoint is ${JSON.stringify(endpoint)}; publish to a NATS server or leave stream out`,
+        `stream needs a nats:// endpoint, but endpoint is ${JSON.stringify(endpoint)}. Publish to a NATS server or leave stream out.`,
       );
     }
     return ZmqPublisherTransport.open(endpoint, options);
