@@ -9,6 +9,21 @@ import {
   type ZpubPluginOptions,
 } from '@zpub/fastify';
 
+/** An optional minus sign and decimal digits, nothing else. */
+const INTEGER_PATTERN = '^-?[0-9]+$';
+
+/** A `/print/:number` value beyond the safe integer range, answered with 400. */
+class OutOfRangeError extends Error {
+  readonly statusCode = 400;
+
+  constructor(value: string) {
+    super(
+      `params/number must be an integer from ${Number.MIN_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}, got ${value}`,
+    );
+    this.name = 'OutOfRangeError';
+  }
+}
+
 export interface AppOptions {
   /** Options of the zpub plugin, such as the endpoint to publish on. */
   zpub?: ZpubPluginOptions;
@@ -51,19 +66,24 @@ export function buildApp(options: AppOptions = {}): FastifyInstance {
 
   app.get('/', () => 'Hello World!');
 
-  app.get<{ Params: { number: number } }>(
+  app.get<{ Params: { number: string } }>(
     '/print/:number',
     {
       schema: {
         params: {
           type: 'object',
-          properties: { number: { type: 'integer' } },
+          // A string, because Ajv's type coercion would turn '', ' ', '0x10',
+          // '1e3' and '+5' into integers.
+          properties: { number: { type: 'string', pattern: INTEGER_PATTERN } },
           required: ['number'],
         },
       },
     },
     (request, reply) => {
-      const { number } = request.params;
+      const number = Number(request.params.number);
+      if (!Number.isSafeInteger(number)) {
+        throw new OutOfRangeError(request.params.number);
+      }
       reply.publish('number', { number });
 
       return `Number ${number}`;

@@ -321,7 +321,20 @@ async function main(): Promise<void> {
       logCurve(app.log, curve);
     }
   } catch (error) {
-    app.log.fatal({ err: error }, `cannot listen: ${(error as Error).message}`);
+    if ((error as { code?: unknown }).code === 'EADDRINUSE') {
+      // The message is complete, and a stack would only repeat it.
+      const host = flags.host.includes(':') ? `[${flags.host}]` : flags.host;
+      const address = `${host}:${flags.port}`;
+      app.log.fatal(
+        { address },
+        `cannot listen on ${address}: address already in use. Another process uses that address: pick another port with --port or PORT (0 picks a free one), or stop the other process.`,
+      );
+    } else {
+      app.log.fatal(
+        { err: error },
+        `cannot listen: ${(error as Error).message}`,
+      );
+    }
     await app.close();
     process.exit(1);
   }

@@ -94,6 +94,50 @@ describe('server routes', () => {
     expect(requests.map((data) => data.status)).toEqual([400, 200]);
     expect(requests[0]?.path).toBe('/print/abc');
   });
+
+  it.each([
+    ['a space', '%20'],
+    ['a tab', '%09'],
+    ['hexadecimal', '0x10'],
+    ['binary', '0b11'],
+    ['octal', '0o17'],
+    ['an exponent', '1e3'],
+    ['a fraction', '1.5'],
+    ['a plus sign', '+5'],
+    ['a leading space', '%205'],
+    ['a trailing space', '5%20'],
+    ['Infinity', 'Infinity'],
+    ['beyond the safe range', '99999999999999999999'],
+    ['just past the safe maximum', '9007199254740992'],
+    ['just past the safe minimum', '-9007199254740992'],
+  ])('answers 400 for %s', async (_, value) => {
+    const { app, collector } = await start(['number']);
+
+    const response = await app.inject({ url: `/print/${value}` });
+    await app.inject({ url: '/print/1' });
+    const [event] = await collector.take(1);
+
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ statusCode: 400 });
+    expect(event?.data).toEqual({ number: 1 });
+  });
+
+  it.each([
+    ['0', 0],
+    ['-5', -5],
+    ['007', 7],
+    ['9007199254740991', Number.MAX_SAFE_INTEGER],
+    ['-9007199254740991', Number.MIN_SAFE_INTEGER],
+  ])('accepts %s', async (value, expected) => {
+    const { app, collector } = await start(['number']);
+
+    const response = await app.inject({ url: `/print/${value}` });
+    const [event] = await collector.take(1);
+
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toBe(`Number ${expected}`);
+    expect(event?.data).toEqual({ number: expected });
+  });
 });
 
 describe('server over HTTP', () => {

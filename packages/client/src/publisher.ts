@@ -14,6 +14,7 @@ import type {
   ZmqCurveServerOptions,
 } from '@zpub/zeromq';
 import { EventEncoder, type TopicEncoding } from './encoder.js';
+import { checkPublisherOptions } from './options.js';
 import { openPublisherTransport } from './transports.js';
 
 /** Default for {@link PublisherOptions.endpoint}. */
@@ -47,7 +48,7 @@ export interface PublisherOptions {
   mode?: 'bind' | 'connect';
   /**
    * Store events in this JetStream stream, created at startup if missing;
-   * only for `nats://` endpoints.
+   * only for `nats://` endpoints, and rejected with a ZeroMQ one.
    */
   stream?: NatsStreamOptions;
   /**
@@ -58,9 +59,9 @@ export interface PublisherOptions {
   /** Called when a NATS connection is lost and when it is back. */
   onConnectionChange?: (change: NatsConnectionChange) => void;
   /**
-   * CloudEvents `source` of every event. Keep it stable across restarts of
-   * one service instance, so that subscribers report a restart, not a new
-   * publisher.
+   * CloudEvents `source` of every event, rejected when empty or only
+   * whitespace. Keep it stable across restarts of one service instance, so
+   * that subscribers report a restart, not a new publisher.
    * @default 'zpub://HOSTNAME/tcp/IP:PORT' from the bound endpoint; with
    * `mode: 'connect'` or NATS, where many instances share the endpoint,
    * 'zpub://HOSTNAME/pid/PID'
@@ -204,10 +205,7 @@ export class Publisher {
 
   /** Binds or connects the transport, then returns a ready publisher. */
   static async open(options: PublisherOptions = {}): Promise<Publisher> {
-    checkPositiveInteger('maxQueue', options.maxQueue);
-    checkPositiveInteger('lingerMs', options.lingerMs, true);
-    checkPositiveInteger('flushDelayMs', options.flushDelayMs, true);
-    checkPositiveInteger('ackTimeoutMs', options.ackTimeoutMs);
+    checkPublisherOptions(options);
     const instance = randomUUID();
     const transport =
       options.transport ??
@@ -579,20 +577,4 @@ function toPayload(
       : `[${jsons.slice(start, end).join(',')}]`;
 
   return { text, count: end - start };
-}
-
-function checkPositiveInteger(
-  name: string,
-  value: number | undefined,
-  allowZero = false,
-): void {
-  if (value === undefined) {
-    return;
-  }
-  const minimum = allowZero ? 0 : 1;
-  if (!Number.isSafeInteger(value) || value < minimum) {
-    throw new RangeError(
-      `${name} must be an integer of at least ${minimum}, got ${String(value)}`,
-    );
-  }
 }

@@ -28,7 +28,7 @@ export interface OpenPublisherOptions {
   onError: (error: Error) => void;
   curve?: ZmqCurveServerOptions | ZmqCurveClientOptions;
   onHandshakeFailed?: (failure: HandshakeFailure) => void;
-  /** JetStream stream for `nats://` endpoints; ignored by ZeroMQ. */
+  /** JetStream stream; only for `nats://` endpoints. */
   stream?: NatsStreamOptions;
   ackTimeoutMs?: number;
   onConnectionChange?: (change: NatsConnectionChange) => void;
@@ -41,6 +41,11 @@ export async function openPublisherTransport(
 ): Promise<PublisherTransport> {
   const scheme = schemeOf(endpoint);
   if (ZMQ_SCHEMES.includes(scheme)) {
+    if (options.stream !== undefined) {
+      throw new TypeError(
+        `stream needs a nats:// endpoint, but endpoint is ${JSON.stringify(endpoint)}. Publish to a NATS server or leave stream out.`,
+      );
+    }
     return ZmqPublisherTransport.open(endpoint, options);
   }
   if (scheme === 'nats') {

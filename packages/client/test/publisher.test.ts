@@ -176,4 +176,45 @@ describe('Publisher.open', () => {
     expect(error).toBeInstanceOf(RangeError);
     expect((error as Error).message).toContain(name);
   });
+
+  it.each([
+    [{ source: '' }, 'source must be a non-blank string', "got ''"],
+    [{ source: ' \t' }, 'source must be a non-blank string', "got ' \\t'"],
+    [{ source: 42 }, 'source must be a non-blank string', 'got 42'],
+    [{ mode: 'connnect' }, "mode must be 'bind' or 'connect'", "'connnect'"],
+    [{ mode: 'Bind' }, "mode must be 'bind' or 'connect'", "got 'Bind'"],
+    [{ endpoint: 5555 }, 'endpoint must be a string', 'got 5555'],
+    [{ stream: 'ZPUB' }, 'stream must be an object', "got 'ZPUB'"],
+    [
+      { stream: { name: 'ZPUB' } },
+      'stream needs a nats:// endpoint',
+      '"tcp://127.0.0.1:0"',
+    ],
+    [{ onSendError: 'log' }, 'onSendError must be a function', "got 'log'"],
+    [
+      { onConnectionChange: true },
+      'onConnectionChange must be a function',
+      'got true',
+    ],
+    [
+      { onHandshakeFailed: {} },
+      'onHandshakeFailed must be a function',
+      'got {}',
+    ],
+  ])('rejects %o by name', async (options, rule, value) => {
+    const error: unknown = await Publisher.open({
+      endpoint: 'tcp://127.0.0.1:0',
+      ...(options as object),
+    }).then(
+      async (publisher) => {
+        await publisher.close();
+        return undefined;
+      },
+      (reason: unknown) => reason,
+    );
+
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toContain(rule);
+    expect((error as Error).message).toContain(value);
+  });
 });

@@ -31,6 +31,7 @@ import {
   type HeaderSelection,
 } from './request-event.js';
 import { watchClientErrors } from './client-errors.js';
+import { checkPluginOptions } from './options.js';
 
 export interface ZpubPluginOptions extends Omit<
   PublisherOptions,
@@ -102,6 +103,7 @@ const zpubPlugin: FastifyPluginAsync<ZpubPluginOptions> = async (
   fastify,
   options,
 ) => {
+  checkPluginOptions(options);
   const logSendError = createRateLimitedLog((error: Error, repeats: number) => {
     fastify.log.warn({ err: error, repeats }, 'zpub failed to send an event');
   });

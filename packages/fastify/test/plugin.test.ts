@@ -271,6 +271,41 @@ describe('startup', () => {
     await expect(app.ready()).rejects.toThrow(/use an IP address/);
   });
 
+  it.each([
+    [{ headers: 'yes' }, 'headers must be false, true or an array', "'yes'"],
+    [
+      { headers: ['accept', 1] },
+      'headers must be false, true',
+      "[ 'accept', 1 ]",
+    ],
+    [{ headers: null }, 'headers must be false, true', 'got null'],
+    [{ requestEvents: 'no' }, 'requestEvents must be true or false', "'no'"],
+    [{ source: '' }, 'source must be a non-blank string', "got ''"],
+    [{ source: '   ' }, 'source must be a non-blank string', "got '   '"],
+    [{ mode: 'connnect' }, "mode must be 'bind' or 'connect'", "'connnect'"],
+    [{ mode: 'Bind' }, "mode must be 'bind' or 'connect'", "'Bind'"],
+    [
+      { stream: { name: 'ZPUB' } },
+      'stream needs a nats:// endpoint',
+      `"${EPHEMERAL}"`,
+    ],
+  ])('fails ready for %o', async (options, rule, value) => {
+    app = Fastify();
+    void app.register(zpub, {
+      endpoint: EPHEMERAL,
+      ...(options as ZpubPluginOptions),
+    });
+
+    const error: unknown = await app.ready().then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toContain(rule);
+    expect((error as Error).message).toContain(value);
+  });
+
   it('rejects an invalid route topic when the route is added', async () => {
     app = Fastify();
     await app.register(zpub, { endpoint: EPHEMERAL });

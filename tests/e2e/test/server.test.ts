@@ -125,6 +125,35 @@ describe('server lifecycle', () => {
     expect(parseLog(second.stdout[0] ?? '')?.err).toBeUndefined();
   });
 
+  it('reports an HTTP port in use in one line', async () => {
+    const first = await startServer();
+    children.push(first.child);
+    const port = new URL(first.url).port;
+
+    const second = runServer([
+      '--port',
+      port,
+      '--publish',
+      'tcp://127.0.0.1:0',
+    ]);
+    const { code } = await second.exited;
+    const output = [...second.stdout, ...second.stderr].join('\n');
+    const fatal = second.stdout
+      .map(parseLog)
+      .filter((log) => log?.level === 60);
+
+    expect(code).toBe(1);
+    expect(second.stderr).toEqual([]);
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]).toMatchObject({
+      address: `127.0.0.1:${port}`,
+      msg: `cannot listen on 127.0.0.1:${port}: address already in use. Another process uses that address: pick another port with --port or PORT (0 picks a free one), or stop the other process.`,
+    });
+    expect(fatal[0]?.err).toBeUndefined();
+    expect(output.match(/already in use/gi)).toHaveLength(1);
+    expect(output).not.toMatch(/\n\s+at /);
+  });
+
   it('fails fast for a host name in the publish endpoint', async () => {
     const child = runServer([
       '--port',
