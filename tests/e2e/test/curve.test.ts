@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Child,
   SERVER_BIN,
@@ -12,16 +12,10 @@ import {
   startServer,
   startZsub,
   type KeyPair,
+  killedAfterEach,
 } from './processes.js';
 
-const children: Child[] = [];
-
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    child.kill('SIGKILL');
-    await child.exited;
-  }
-});
+const children = killedAfterEach();
 
 interface KeyFiles {
   directory: string;

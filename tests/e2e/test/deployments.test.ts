@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OwnNatsServer } from '../../../packages/nats/test/nats-server.js';
 import {
   Child,
@@ -10,16 +10,10 @@ import {
   startServer,
   startZsub,
   type RunningServer,
+  killedAfterEach,
 } from './processes.js';
 
-const children: Child[] = [];
-
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    child.kill('SIGKILL');
-    await child.exited;
-  }
-});
+const children = killedAfterEach();
 
 function get(url: string): Promise<string> {
   return new Promise((resolve, reject) => {

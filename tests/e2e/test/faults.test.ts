@@ -1,24 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Child,
   ZSUB_BIN,
   startServer,
   startZsub,
   type RunningServer,
+  killedAfterEach,
 } from './processes.js';
 
-const children: Child[] = [];
-
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    // A stopped process must run again to die of SIGKILL's exit status.
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-    await child.exited;
-  }
-});
+const children = killedAfterEach();
 
 const agent = new Agent({ keepAlive: true, maxSockets: 50 });
 

@@ -1,15 +1,13 @@
 import { Agent, request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { parseLog, startServer, startZsub, type Child } from './processes.js';
+import { describe, expect, it } from 'vitest';
+import {
+  killedAfterEach,
+  parseLog,
+  startServer,
+  startZsub,
+} from './processes.js';
 
-const children: Child[] = [];
-
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    child.kill('SIGKILL');
-    await child.exited;
-  }
-});
+const children = killedAfterEach();
 
 function get(
   url: string,

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { afterEach } from 'vitest';
 
 export const SERVER_BIN = fileURLToPath(
   new URL('../../../apps/server/bin/server.js', import.meta.url),
@@ -11,6 +12,24 @@ export const SERVER_BIN = fileURLToPath(
 export const ZSUB_BIN = fileURLToPath(
   new URL('../../../apps/sub/bin/zsub.js', import.meta.url),
 );
+
+/**
+ * Returns a list for a test file's child processes. After each test, every
+ * process in it is killed and awaited, and the list is emptied.
+ */
+export function killedAfterEach(): Child[] {
+  const children: Child[] = [];
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      // A stopped process must run again to die of SIGKILL's exit status.
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      await child.exited;
+    }
+  });
+
+  return children;
+}
 
 /** A child process whose output lines are kept and can be waited for. */
 export class Child {
@@ -153,15 +172,12 @@ export interface RunningProxy {
   backend: string;
 }
 
-/**
- * Starts `zsub proxy` on ephemeral ports with `args` and `env` added and
- * waits for its ready line.
- */
-export async function startProxy(
+/** Spawns `zsub proxy` on ephemeral ports with `args` and `env` added. */
+export function spawnProxy(
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
-): Promise<RunningProxy> {
-  const child = new Child(
+): Child {
+  return new Child(
     process.execPath,
     [
       ZSUB_BIN,
@@ -174,6 +190,17 @@ export async function startProxy(
     ],
     env,
   );
+}
+
+/**
+ * Starts `zsub proxy` on ephemeral ports with `args` and `env` added and
+ * waits for its ready line.
+ */
+export async function startProxy(
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningProxy> {
+  const child = spawnProxy(args, env);
   let line: string;
   try {
     line = await child.waitForLine('stderr', (text) =>

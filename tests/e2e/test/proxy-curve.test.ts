@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Child,
   SERVER_BIN,
@@ -9,22 +9,17 @@ import {
   fatalMessages,
   keygen,
   parseLog,
+  spawnProxy,
   startProxy,
   startServer,
   startZsub,
   type KeyPair,
   type RunningProxy,
   type RunningServer,
+  killedAfterEach,
 } from './processes.js';
 
-const children: Child[] = [];
-
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    child.kill('SIGKILL');
-    await child.exited;
-  }
-});
+const children = killedAfterEach();
 
 /**
  * How long zsub may take to give up on a handshake that keeps failing, in
@@ -485,19 +480,7 @@ describe('zsub proxy CURVE settings', () => {
   for (const { name, args, env, message } of cases) {
     it(`rejects ${name}`, async () => {
       const keys = await writeKeys();
-      const child = new Child(
-        process.execPath,
-        [
-          ZSUB_BIN,
-          'proxy',
-          '--frontend',
-          'tcp://127.0.0.1:0',
-          '--backend',
-          'tcp://127.0.0.1:0',
-          ...args(keys),
-        ],
-        env?.(keys) ?? {},
-      );
+      const child = spawnProxy(args(keys), env?.(keys) ?? {});
       children.push(child);
 
       const { code } = await child.exited;

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Child, startServer } from './processes.js';
+import { describe, expect, it } from 'vitest';
+import { Child, killedAfterEach, startServer } from './processes.js';
 
 const PYTHON = '/usr/bin/python3';
 const SUBSCRIBER = fileURLToPath(
@@ -13,14 +13,7 @@ const hasPyzmq =
 // CI installs pyzmq, so there a missing one is a failure, not a skip.
 const skip = !hasPyzmq && process.env.CI !== 'true';
 
-const children: Child[] = [];
-
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    child.kill('SIGKILL');
-    await child.exited;
-  }
-});
+const children = killedAfterEach();
 
 describe.skipIf(skip)('Python subscriber on pyzmq', () => {
   it('receives and decodes the number events', async () => {

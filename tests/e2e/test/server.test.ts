@@ -1,21 +1,15 @@
 import { Agent, request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Child,
   SERVER_BIN,
   parseLog,
   startServer,
   startZsub,
+  killedAfterEach,
 } from './processes.js';
 
-const children: Child[] = [];
-
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    child.kill('SIGKILL');
-    await child.exited;
-  }
-});
+const children = killedAfterEach();
 
 function get(url: string, agent?: Agent): Promise<number> {
   return new Promise((resolve, reject) => {
