@@ -9,6 +9,8 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { onTestFinished } from 'vitest';
 
+export { waitUntil } from 'test-helpers';
+
 /** The shared NATS server with JetStream that CI starts. */
 export const NATS_ENDPOINT = 'nats://127.0.0.1:4222';
 
@@ -38,24 +40,6 @@ async function deleteStream(endpoint: string, name: string): Promise<void> {
     await manager.streams.delete(name).catch(() => undefined);
   } finally {
     await connection.close();
-  }
-}
-
-/**
- * Polls `condition` every 10 ms until it holds, and fails after `limitMs`
- * with `description` in the message.
- */
-export async function waitUntil(
-  description: string,
-  condition: () => boolean,
-  limitMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting until ${description}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 

@@ -1,4 +1,5 @@
 import type { SubscriberStatus } from '@zpub/protocol';
+import { waitUntil } from 'test-helpers';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { Context, XSubscriber, capability, curveKeyPair } from 'zeromq';
 import {
@@ -18,6 +19,9 @@ import {
   type ZmqCurveServerOptions,
 } from '../src/index.js';
 import { StatusLog, asText, errorOf, takeMessages } from './helpers.js';
+
+/** The longest wait for a handshake or a subscription, in ms. */
+const WAIT_MS = 5000;
 
 const encoder = new TextEncoder();
 
@@ -268,20 +272,6 @@ async function openCurveFrontend(
   return frontend;
 }
 
-/** Resolves once `condition` holds, checking every 10 ms, or rejects. */
-async function waitUntil(
-  what: string,
-  condition: () => boolean,
-): Promise<void> {
-  const deadline = performance.now() + 5000;
-  while (!condition()) {
-    if (performance.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe('CURVE publisher in connect mode', () => {
   it('delivers as a client of an allowing frontend', async () => {
     const proxy = curveKeyPair();
@@ -299,10 +289,12 @@ describe('CURVE publisher in connect mode', () => {
       },
     );
     onTestFinished(() => publisher.close(0));
-    await waitUntil('the handshake', () => handshakes > 0);
+    await waitUntil('a handshake succeeded', () => handshakes > 0, WAIT_MS);
     await frontend.send(Buffer.from('\x01number', 'latin1'));
-    await waitUntil('the subscription', () =>
-      publisher.hasSubscriber('number'),
+    await waitUntil(
+      'the subscription arrived',
+      () => publisher.hasSubscriber('number'),
+      WAIT_MS,
     );
     await publisher.send({ topic: 'number', payload: encoder.encode('3') });
     const frames = await frontend.receive();
@@ -327,7 +319,7 @@ describe('CURVE publisher in connect mode', () => {
       },
     );
     onTestFinished(() => publisher.close(0));
-    await waitUntil('a handshake failure', () => failures.length > 0);
+    await waitUntil('a handshake failed', () => failures.length > 0, WAIT_MS);
 
     expect(failures).toEqual([
       {
@@ -358,7 +350,11 @@ describe('CURVE publisher in connect mode', () => {
       },
     );
     onTestFinished(() => publisher.close(0));
-    await waitUntil('three failed handshakes', () => serverFailures >= 3);
+    await waitUntil(
+      'three handshakes failed',
+      () => serverFailures >= 3,
+      WAIT_MS,
+    );
 
     expect(failures).toHaveLength(1);
     expect(failures[0]?.reason).toMatch(
@@ -380,7 +376,7 @@ describe('CURVE publisher in connect mode', () => {
       },
     );
     onTestFinished(() => publisher.close(0));
-    await waitUntil('a handshake failure', () => failures.length > 0);
+    await waitUntil('a handshake failed', () => failures.length > 0, WAIT_MS);
 
     expect(failures[0]?.reason).toBe(
       'one side uses CURVE and the other does not (ERR_ZMTP_MECHANISM_MISMATCH)',

@@ -163,3 +163,21 @@ export async function withTimeout<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Polls `condition` every 10 ms until it holds, and fails after `limitMs`
+ * with `description` in the message.
+ */
+export async function waitUntil(
+  description: string,
+  condition: () => boolean,
+  limitMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting until ${description}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
