@@ -12,7 +12,7 @@ import {
 /** An optional minus sign and decimal digits, nothing else. */
 const INTEGER_PATTERN = '^-?[0-9]+$';
 
-/** A `/print/:number` value beyond the safe integer range, answered with 400. */
+/** A `/print/:number` value beyond the safe integer range, rejected with 400. */
 class OutOfRangeError extends Error {
   readonly statusCode = 400;
 

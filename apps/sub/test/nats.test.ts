@@ -70,7 +70,7 @@ async function openStreamPublisher(stream: TestStream): Promise<Publisher> {
   return publisher;
 }
 
-/** The zsub options that read `topic` from the test's stream. */
+/** Returns the zsub options that read `topic` from the test's stream. */
 function streamArgs(stream: TestStream, topic: string): string[] {
   return [
     '--endpoint',

@@ -100,8 +100,8 @@ export interface PublisherOptions {
   curve?: ZmqCurveServerOptions | ZmqCurveClientOptions;
   /**
    * Called with `mode: 'connect'` when the ZeroMQ handshake with the
-   * endpoint fails, as when a proxy rejects this publisher's CURVE key;
-   * once per endpoint until a handshake with it succeeds.
+   * endpoint fails, as when a proxy rejects this publisher's CURVE key. It
+   * is called once per endpoint until a handshake with it succeeds.
    */
   onHandshakeFailed?: (failure: HandshakeFailure) => void;
 }

@@ -30,10 +30,10 @@ const MAX_METHOD_LENGTH = Math.max(...METHODS.map((method) => method.length));
 
 /**
  * Calls `publish` for each request that Node.js's HTTP parser rejects, or
- * times out, before Fastify can respond to it: a request line and headers over
- * `maxHeaderSize`, a malformed request line or header, or a body whose
- * framing is invalid while its request is still unanswered. Errors of the
- * connection itself, such as ECONNRESET, publish nothing.
+ * times out, before Fastify can respond to it. Such requests have a request
+ * line and headers over `maxHeaderSize`, a malformed request line or header,
+ * or a body whose framing is invalid while the request is still unanswered.
+ * Errors of the connection itself, such as ECONNRESET, publish nothing.
  *
  * One listener runs before the server's own 'clientError' listeners, which
  * write the response (Fastify's `clientErrorHandler`), and it reads the
@@ -142,10 +142,10 @@ function readRejectedRequest(
 
 /**
  * Reads the method and the request target from the chunk that the parser
- * failed in, when that chunk begins with the failed request: it begins
- * with a method that Node.js accepts and a space, and holds no end of a header
- * block before the failure, which would mean an earlier request on the
- * connection. Bytes are read as Latin-1, as Node.js reads headers.
+ * failed in, if that chunk begins with the failed request. It does when it
+ * begins with a method that Node.js accepts and a space, and contains no end
+ * of a header block before the failure (which would mean an earlier request
+ * on the connection). Bytes are read as Latin-1, as Node.js reads headers.
  */
 function readRequestLine(
   rawPacket: unknown,

@@ -45,7 +45,7 @@ function defaultBody(
     error.code === 'FST_ERR_BAD_URL' ||
     error.code === 'FST_ERR_MAX_PARAM_LENGTH'
   ) {
-    // Fastify's default body says Bad Request for the 414 too.
+    // Fastify's default body has the error Bad Request for the 414 too.
     return {
       error: 'Bad Request',
       code: error.code,

@@ -108,7 +108,7 @@ export class ZmqPublisherTransport implements PublisherTransport {
   readonly #mode: 'bind' | 'connect';
   /** Subscriptions as XPUB passes them up, counted per filter. */
   readonly #filters = new Map<string, number>();
-  /** Answers of hasSubscriber since the filters last changed, per topic. */
+  /** Results of hasSubscriber per topic, kept until the filters change. */
   readonly #routed = new Map<string, boolean>();
   #zapHandler: ZapHandler | undefined;
   #endpoint = '';
@@ -216,7 +216,7 @@ export class ZmqPublisherTransport implements PublisherTransport {
     if (this.#filters.size === 0) {
       return false;
     }
-    // The publisher asks once per message, mostly about the same few
+    // The publisher calls this once per message, mostly for the same few
     // topics, while filters change only when subscribers come and go.
     let routed = this.#routed.get(topic);
     if (routed === undefined) {
